@@ -1,0 +1,1 @@
+"""Scripted dialog: YAML scripts, their validation, and the per-call state machine."""

@@ -1,0 +1,125 @@
+"""`robot dialogs ...`: the supervisors' tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from ..clock import VirtualClock
+from .checks import check_paths
+from .engine import DialogEngine
+from .error import DialogError
+from .events import DialogEvent, EscalationRequested, Finished, Say
+from .graph import mermaid
+from .loader import ScriptError, load_script
+from .schema import Turn, _turn_shorthand
+from .simulate import ConversationResult, escalation_json, feed_turn
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    dialogs = subparsers.add_parser("dialogs", help="check, draw and try out dialog scripts")
+    commands = dialogs.add_subparsers(dest="dialogs_command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate scripts and run their embedded tests")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="script files or folders")
+    check.set_defaults(handler=_check)
+
+    graph = commands.add_parser("graph", help="print a Mermaid state diagram of a script")
+    graph.add_argument("script", metavar="SCRIPT")
+    graph.set_defaults(handler=_graph)
+
+    chat = commands.add_parser(
+        "chat",
+        help="talk to a script as the callee would, in text",
+        description="Each input line is one callee turn: text, an empty line for silence, "
+        "or #5 for the key 5. End of input means the callee hung up.",
+    )
+    chat.add_argument("script", metavar="SCRIPT")
+    chat.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a script variable")
+    chat.add_argument("--json", action="store_true", help="end with one JSON line: outcome, path, escalation, turns")
+    chat.set_defaults(handler=_chat)
+
+
+def _check(args: argparse.Namespace) -> int:
+    problems, file_count = asyncio.run(check_paths(args.paths))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {file_count} file(s)", file=sys.stderr)
+        return 1
+    print(f"{file_count} script(s) OK", file=sys.stderr)
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    try:
+        loaded = load_script(args.script)
+    except ScriptError as err:
+        print(err, file=sys.stderr)
+        return 1
+    sys.stdout.write(mermaid(loaded.script))
+    return 0
+
+
+def parse_vars(pairs: list[str]) -> dict[str, str]:
+    variables = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise DialogError("usage", f"--var {pair!r}: expected NAME=VALUE")
+        variables[name.strip()] = value
+    return variables
+
+
+def _chat(args: argparse.Namespace) -> int:
+    try:
+        loaded = load_script(args.script)
+        variables = parse_vars(args.var)
+        return asyncio.run(chat(loaded.script, variables, sys.stdin, sys.stdout, as_json=args.json))
+    except ScriptError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except DialogError as err:
+        print(f"{args.script}: {err.message}", file=sys.stderr)
+        return 2
+
+
+def _printer(out: TextIO):  # type: ignore[no-untyped-def]
+    def show(event: DialogEvent) -> None:
+        if isinstance(event, Say):
+            print(f"robot: {event.text}", file=out, flush=True)
+        elif isinstance(event, EscalationRequested):
+            print(f"[escalation: {event.reason.value}, {event.mode.value}]", file=out, flush=True)
+        elif isinstance(event, Finished):
+            print(f"[call ended: {event.outcome.value}]", file=out, flush=True)
+
+    return show
+
+
+async def chat(script, variables: dict[str, str], source: TextIO, out: TextIO, *, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+    clock = VirtualClock()
+    engine = DialogEngine(script, variables=variables, clock=clock, on_event=_printer(out))
+    interactive = source.isatty()
+    await engine.start()
+    while not engine.finished:
+        if interactive:
+            print("you> ", end="", file=out, flush=True)
+        line = source.readline()
+        if not line:  # end of input: the callee hung up
+            await engine.callee_hung_up()
+            break
+        turn = Turn.model_validate(_turn_shorthand(line.rstrip("\n")))
+        await feed_turn(engine, turn, clock)
+    if as_json:
+        result = ConversationResult(
+            outcome=engine.outcome,
+            path=list(engine.path),
+            escalation=escalation_json(engine),
+            turns=engine.transcript(),
+            unused_turns=0,
+        )
+        print(json.dumps(result.to_json(), ensure_ascii=False), file=out)
+    return 0

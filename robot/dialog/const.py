@@ -1,0 +1,65 @@
+"""Fixed vocabularies shared by scripts, the engine and the dialer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Language(StrEnum):
+    """Languages a dialog script can be written in."""
+
+    ZH_CN = "zh-CN"
+    EN_US = "en-US"
+
+
+class RiskLevel(StrEnum):
+    """Risk grade of a warning, as pushed by the national platform."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Outcome(StrEnum):
+    """How an answered conversation ended."""
+
+    DISSUADED = "dissuaded"
+    ESCALATED = "escalated"
+    REFUSED = "refused"
+    NO_INPUT = "no_input"
+    WRONG_PERSON = "wrong_person"
+    CALLBACK_REQUESTED = "callback_requested"
+
+
+class EscalationReason(StrEnum):
+    """Why a case went to a human officer."""
+
+    URGENT_SPEECH = "urgent_speech"
+    """The callee said money has moved or is about to, or similar."""
+    CALLEE_REQUEST = "callee_request"
+    """The callee asked for a person."""
+    NOT_UNDERSTOOD = "not_understood"
+    """The robot could not understand the callee after its reprompts."""
+    HIGH_RISK = "high_risk"
+    UNANSWERED = "unanswered"
+    UNANSWERED_BUSY = "unanswered_busy"
+    INVALID_NUMBER = "invalid_number"
+    SCRIPT = "script"
+    """The script decided a human should follow up (e.g. a vulnerable callee)."""
+
+
+class EscalationMode(StrEnum):
+    """How the escalation reaches an officer."""
+
+    TICKET = "ticket"
+    """Queued for an officer to call back or visit."""
+    LIVE = "live"
+    """The call is bridged to an officer now."""
+
+
+class InputKind(StrEnum):
+    """What the callee did in one turn."""
+
+    SPEECH = "speech"
+    DTMF = "dtmf"
+    SILENCE = "silence"

@@ -1,0 +1,220 @@
+"""Load dialog scripts from YAML, keeping the line and column of every key.
+
+Every problem found later (schema errors, graph checks, failing embedded tests) is reported
+as `FILE:LINE:COL: message`, so a supervisor can jump straight to it in an editor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .schema import Script
+
+DataPath = tuple[str | int, ...]
+
+# Sections a script inherits from the script it `extends`. Mappings merge key by key (the
+# child's entry wins); other sections are taken whole unless the child sets them.
+MERGED_SECTIONS = ("variables", "intents", "states")
+REPLACED_SECTIONS = ("listen_defaults", "global_intents", "start")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding, printed as one line."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ScriptError(Exception):
+    """A script could not be loaded; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Position:
+    file: str
+    line: int
+    column: int
+
+
+@dataclass
+class Locations:
+    """Where each key and list item of the merged YAML document came from (1-based)."""
+
+    at: dict[DataPath, Position] = field(default_factory=dict)
+
+    def find(self, path: DataPath) -> Position:
+        """The position of `path`, or of its nearest ancestor that exists in the file."""
+        for end in range(len(path), -1, -1):
+            position = self.at.get(path[:end])
+            if position is not None:
+                return position
+        raise KeyError(path)
+
+
+@dataclass(frozen=True)
+class LoadedScript:
+    script: Script
+    path: Path
+    locations: Locations
+
+    def problem(self, path: DataPath, message: str) -> Problem:
+        position = self.locations.find(path)
+        return Problem(position.file, position.line, position.column, message)
+
+
+def dotted(path: DataPath) -> str:
+    """`("states", "greet", "on", 0)` → `states.greet.on[0]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _plain(node: Any, path: DataPath, file: str, locations: Locations) -> Any:
+    """Turn ruamel's round-trip nodes into plain data, recording positions as we go."""
+    if isinstance(node, CommentedMap):
+        result = {}
+        for key, value in node.items():
+            line, column = node.lc.key(key)
+            child = (*path, str(key))
+            locations.at[child] = Position(file, line + 1, column + 1)
+            result[str(key)] = _plain(value, child, file, locations)
+        return result
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            line, column = node.lc.item(index)
+            child = (*path, index)
+            locations.at[child] = Position(file, line + 1, column + 1)
+            items.append(_plain(value, child, file, locations))
+        return items
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def read_yaml(path: Path) -> tuple[Any, Locations]:
+    """Parse one YAML file. Syntax errors and duplicate keys raise ScriptError."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScriptError([Problem(file, 1, 1, f"cannot read file: {err}")]) from err
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (err.context, err.problem) if part)
+        raise ScriptError([Problem(file, line, column, f"YAML syntax: {message}")]) from err
+    except YAMLError as err:
+        raise ScriptError([Problem(file, 1, 1, f"YAML syntax: {err}")]) from err
+    locations = Locations({(): Position(file, 1, 1)})
+    return _plain(document, (), file, locations), locations
+
+
+def _read_with_base(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Locations]:
+    """Read a script and fold in the sections it inherits through `extends`."""
+    data, locations = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScriptError([Problem(str(path), 1, 1, "a dialog script must be a YAML mapping")])
+    base_name = data.get("extends")
+    if base_name is None:
+        return data, locations
+    if not isinstance(base_name, str):
+        raise ScriptError([_at(locations, ("extends",), "extends: must be a file name")])
+    base_path = (path.parent / base_name).resolve()
+    if base_path in chain or base_path == path.resolve():
+        raise ScriptError([_at(locations, ("extends",), f"extends: {base_name} extends this script again (a cycle)")])
+    if not base_path.is_file():
+        raise ScriptError([_at(locations, ("extends",), f"extends: no such script {base_name}")])
+    base, base_locations = _read_with_base(base_path, (*chain, path.resolve()))
+    return _merge(base, base_locations, data, locations)
+
+
+def _at(locations: Locations, path: DataPath, message: str) -> Problem:
+    position = locations.find(path)
+    return Problem(position.file, position.line, position.column, message)
+
+
+def _merge(
+    base: dict[str, Any], base_locations: Locations, child: dict[str, Any], child_locations: Locations
+) -> tuple[dict[str, Any], Locations]:
+    merged = dict(child)
+    locations = Locations(dict(child_locations.at))
+
+    def inherit(prefix: DataPath) -> None:
+        for path, position in base_locations.at.items():
+            if path[: len(prefix)] == prefix and path not in locations.at:
+                locations.at[path] = position
+
+    for section in MERGED_SECTIONS:
+        base_section = base.get(section)
+        if not isinstance(base_section, dict):
+            continue
+        own = child.get(section)
+        own = own if isinstance(own, dict) else {}
+        combined = dict(base_section)
+        combined.update(own)
+        merged[section] = combined
+        for key in base_section:
+            if key not in own:
+                inherit((section, key))
+    for section in REPLACED_SECTIONS:
+        if section in base and section not in child:
+            merged[section] = base[section]
+            inherit((section,))
+    return merged, locations
+
+
+def load_script(path: str | Path) -> LoadedScript:
+    """Load and validate one script. Raises ScriptError with every schema problem found."""
+    path = Path(path)
+    data, locations = _read_with_base(path)
+    try:
+        script = Script.model_validate(data)
+    except ValidationError as err:
+        raise ScriptError(list(_schema_problems(err, locations))) from err
+    return LoadedScript(script=script, path=path, locations=locations)
+
+
+def _schema_problems(err: ValidationError, locations: Locations) -> Iterator[Problem]:
+    for error in err.errors(include_url=False):
+        # Pydantic puts union and validator tags into `loc`; keep only the parts of the path
+        # that exist in the document, plus a trailing missing field name.
+        path: DataPath = ()
+        for part in error["loc"]:
+            candidate = (*path, part)
+            if candidate in locations.at or (
+                isinstance(part, str) and part.isidentifier() and error["type"] == "missing"
+            ):
+                path = candidate
+        position = locations.find(path)
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r} in {dotted(path[:-1]) or 'the script'}"
+        elif error["type"] == "missing":
+            message = f"{dotted(path)}: required key is missing"
+        else:
+            message = f"{dotted(path) or 'script'}: {error['msg']}"
+            if error.get("input") is not None and not isinstance(error["input"], dict | list):
+                message += f" (got {error['input']!r})"
+        message = message.replace("Value error, ", "")
+        yield Problem(position.file, position.line, position.column, message)

@@ -1,0 +1,113 @@
+"""Fold recogniser output and script phrases into one comparable form.
+
+Speech recognisers disagree with supervisors about spacing, script (traditional or
+simplified), full-width forms, homophones, case and contractions. Both sides of every
+comparison go through the same functions here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+from .const import Language
+
+# Clause boundaries: punctuation and contrastive conjunctions. Negation never reaches across
+# one, so "我没有转账，但是验证码给他了" still matches the verification-code intent.
+_ZH_BOUNDARY = re.compile(r"[,.!?;:\n，。！？；：、…]+|但是|可是|不过|然后")
+_EN_BOUNDARY = re.compile(r"[,.!?;:\n…]+|\b(?:but|however|although|though|except)\b")
+_EN_TOKEN = re.compile(r"[a-z0-9]+")
+_SPACE_NOT_BETWEEN_LATIN = re.compile(r"(?<![a-z0-9])\s+|\s+(?![a-z0-9])")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+_CONTRACTIONS = [
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"\bain't\b"), "am not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'m\b"), " am"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"'d\b"), " would"),
+    (re.compile(r"\blet's\b"), "let us"),
+    (re.compile(r"\b(it|that|what|there|here|he|she|who|where|how|this)'s\b"), r"\1 is"),
+    (re.compile(r"'s\b"), ""),
+]
+
+
+@cache
+def _t2s():  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold_width_and_case(text: str) -> str:
+    """NFKC folds full-width letters, digits and punctuation to their ASCII forms."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def is_cjk(text: str) -> bool:
+    return bool(text) and all(_CJK.match(char) for char in text)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of normalised text.
+
+    `text` is the comparison form: for Chinese, simplified characters with no spaces
+    between them; for English, lower-case words separated by single spaces.
+    """
+
+    text: str
+    language: Language
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """English words, or Chinese characters (one per token)."""
+        if self.language is Language.EN_US:
+            return _EN_TOKEN.findall(self.text)
+        return list(self.text)
+
+    @cached_property
+    def pinyin(self) -> list[str]:
+        """One toneless syllable per character of `text` (Chinese only)."""
+        return to_pinyin(self.text)
+
+
+def to_pinyin(text: str) -> list[str]:
+    from pypinyin import lazy_pinyin
+
+    syllables = lazy_pinyin(text, errors=lambda chunk: list(chunk))
+    if len(syllables) != len(text):  # never seen; keep alignment honest if it happens
+        syllables = [lazy_pinyin(char, errors=lambda chunk: list(chunk))[0] for char in text]
+    return syllables
+
+
+def normalize_zh(text: str) -> str:
+    text = _t2s().convert(fold_width_and_case(text))
+    return _SPACE_NOT_BETWEEN_LATIN.sub("", text).strip()
+
+
+def normalize_en(text: str) -> str:
+    text = fold_width_and_case(text).replace("\u2019", "'").replace("`", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"[^a-z0-9*\s,.!?;:]", " ", text)  # `*` is the phrase wildcard
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def normalize(text: str, language: Language) -> str:
+    """The comparison form of a phrase, keeping clause punctuation."""
+    return normalize_zh(text) if language is Language.ZH_CN else normalize_en(text)
+
+
+def clauses(text: str, language: Language) -> list[Clause]:
+    """Split an utterance into normalised clauses."""
+    boundary = _ZH_BOUNDARY if language is Language.ZH_CN else _EN_BOUNDARY
+    parts = boundary.split(normalize(text, language))
+    return [Clause(part.strip(), language) for part in parts if part.strip()]
