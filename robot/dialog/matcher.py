@@ -23,11 +23,14 @@ from .schema import Intent
 # starts: "I did not send money to any safe account" is negated, "I didn't realise I
 # transferred it" is not. Scope is capped at a few words (English) or characters (Chinese).
 _ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无")
+# "Nobody" negates the whole clause: "没有人找我借钱" stays negated past the "我".
+_ZH_NOBODY = ("没有人", "没人", "没有谁")
 # Words that contain a negation character but do not negate what follows.
 _ZH_NOT_NEGATING = ("不小心", "不好意思", "不得不", "不久", "不停", "不断", "不少", "没想到", "差不多", "不然")
-_ZH_SCOPE_BREAKERS = ("我", "他", "她", "他们", "我们", "就", "所以", "因为", "而且", "还是", "结果")
+_ZH_SUBJECTS = ("我", "他", "她", "他们", "我们")
+_ZH_CONJUNCTIONS = ("就", "所以", "因为", "而且", "还是", "结果")
 _ZH_NEGATION_SCOPE_CHARS = 8
-_EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "neither", "nor", "without", "none"})
+_EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "neither", "nor", "without", "none"})
 _EN_SCOPE_BREAKERS = frozenset({"i", "it", "he", "she", "they", "we", "and", "because", "so", "then", "that", "which", "until"})
 _EN_NEGATION_SCOPE_WORDS = 8
 _MIN_PINYIN_PHRASE_CHARS = 2  # one syllable has too many homophones to match on sound
@@ -110,11 +113,12 @@ class _CompiledIntent:
         window = clause.text[max(0, start - _ZH_NEGATION_SCOPE_CHARS) : start]
         for harmless in _ZH_NOT_NEGATING:
             window = window.replace(harmless, "_" * len(harmless))
-        cue_ends = [window.rfind(cue) + len(cue) for cue in _ZH_NEGATIONS if cue in window]
-        if not cue_ends:
+        found = [(window.rfind(cue) + len(cue), len(cue), cue) for cue in (*_ZH_NEGATIONS, *_ZH_NOBODY) if cue in window]
+        if not found:
             return False
-        scope = window[max(cue_ends) :]
-        return not any(breaker in scope for breaker in _ZH_SCOPE_BREAKERS)
+        cue_end, _length, cue = max(found)  # the last cue; the longest where they end together
+        breakers = _ZH_CONJUNCTIONS if cue in _ZH_NOBODY else (*_ZH_CONJUNCTIONS, *_ZH_SUBJECTS)
+        return not any(breaker in window[cue_end:] for breaker in breakers)
 
 
 def _subsequences(
