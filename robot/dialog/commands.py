@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from ..clock import VirtualClock
@@ -15,11 +16,11 @@ from .error import DialogError
 from .events import DialogEvent, EscalationRequested, Finished, Say
 from .graph import mermaid
 from .loader import ScriptError, load_script
-from .schema import Turn, _turn_shorthand
+from .schema import Script, Turn
 from .simulate import ConversationResult, escalation_json, feed_turn
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dialogs = subparsers.add_parser("dialogs", help="check, draw and try out dialog scripts")
     commands = dialogs.add_subparsers(dest="dialogs_command", required=True, metavar="COMMAND")
 
@@ -87,7 +88,7 @@ def _chat(args: argparse.Namespace) -> int:
         return 2
 
 
-def _printer(out: TextIO):  # type: ignore[no-untyped-def]
+def _printer(out: TextIO) -> Callable[[DialogEvent], None]:
     def show(event: DialogEvent) -> None:
         if isinstance(event, Say):
             print(f"robot: {event.text}", file=out, flush=True)
@@ -99,7 +100,7 @@ def _printer(out: TextIO):  # type: ignore[no-untyped-def]
     return show
 
 
-async def chat(script, variables: dict[str, str], source: TextIO, out: TextIO, *, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+async def chat(script: Script, variables: dict[str, str], source: TextIO, out: TextIO, *, as_json: bool) -> int:
     clock = VirtualClock()
     engine = DialogEngine(script, variables=variables, clock=clock, on_event=_printer(out))
     interactive = source.isatty()
@@ -111,7 +112,7 @@ async def chat(script, variables: dict[str, str], source: TextIO, out: TextIO, *
         if not line:  # end of input: the callee hung up
             await engine.callee_hung_up()
             break
-        turn = Turn.model_validate(_turn_shorthand(line.rstrip("\n")))
+        turn = Turn.from_text(line.rstrip("\n"))
         await feed_turn(engine, turn, clock)
     if as_json:
         result = ConversationResult(

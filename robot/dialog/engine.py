@@ -14,7 +14,7 @@ worker) feeds it what the callee did and acts on the events it emits:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -54,9 +54,10 @@ def intent_trigger(intent: str) -> str:
 
 
 class _Session:
-    """The model object the state machine drives; `state` is set by transitions."""
+    """The model object the state machine drives; transitions adds `state` and `trigger`."""
 
     state: str
+    trigger: Callable[..., Awaitable[bool]]
 
 
 class DialogEngine:
@@ -112,7 +113,7 @@ class DialogEngine:
     def _machine_transitions(self) -> list[dict[str, Any]]:
         script = self.script
         listening = [name for name, state in script.states.items() if state.listens]
-        transitions = [{"trigger": "start", "source": IDLE, "dest": script.start}]
+        transitions: list[dict[str, Any]] = [{"trigger": "start", "source": IDLE, "dest": script.start}]
         # Global intents come first, so they take precedence over a state's own.
         transitions += [
             self._action_transition(intent_trigger(handler.intent), listening, handler)
@@ -284,7 +285,12 @@ class DialogEngine:
 
     @property
     def listening(self) -> bool:
-        """True while the engine waits for the callee."""
+        """True while the engine waits for the callee.
+
+        This includes the time the driver is still playing the last prompt: whether the
+        callee may interrupt it is the driver's call (`Say.barge_in`), and urgent speech
+        always may (`spot_urgent`).
+        """
         return self._listening and not self.finished
 
     def candidate_intents(self) -> list[str]:
@@ -329,19 +335,15 @@ class DialogEngine:
 
     async def handle_speech(self, text: str) -> Match | None:
         """A final recognition result. Returns the intent it matched, if any."""
-        if not self.listening and not self._interrupting(text):
+        if not self.listening:
             return None
         if not text.strip():
             await self.handle_no_input()
             return None
         self._emit(Heard(at_seconds=self._elapsed(), state=self.state, kind=InputKind.SPEECH, text=text))
-        match = self.matcher.match_text(text, self.candidate_intents() or self.urgent_intents())
+        match = self.matcher.match_text(text, self.candidate_intents())
         await self._act_on(match, phrase=text)
         return match
-
-    def _interrupting(self, text: str) -> bool:
-        """Speech while the robot talks counts only if it is urgent (barge-in is the driver's)."""
-        return not self.finished and self.spot_urgent(text) is not None
 
     async def handle_dtmf(self, digits: str) -> Match | None:
         """Key presses, one digit at a time; stops early if the conversation ends."""

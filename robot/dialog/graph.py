@@ -50,7 +50,7 @@ def mermaid(script: Script) -> str:
     if script.global_intents:
         lines.append(f'    state "any listening state" as {ANY_STATE}')
         for handler in script.global_intents:
-            if handler.goto or handler.ends_call:
+            if handler.goto or handler.ends_call or handler.repeat:
                 _arrow(ANY_STATE, handler, handler.intent, lines)
             else:
                 lines.append(f"    note right of {ANY_STATE}: {_label(handler.intent)} answered in place")

@@ -6,6 +6,7 @@ as `FILE:LINE:COL: message`, so a supervisor can jump straight to it in an edito
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .schema import Script
@@ -59,6 +61,12 @@ class Locations:
     """Where each key and list item of the merged YAML document came from (1-based)."""
 
     at: dict[DataPath, Position] = field(default_factory=dict)
+    """Keys and list items."""
+    values: dict[DataPath, Position] = field(default_factory=dict)
+    """Scalar values of mapping keys, for errors about a value rather than its key."""
+
+    def find_value(self, path: DataPath) -> Position:
+        return self.values.get(path) or self.find(path)
 
     def find(self, path: DataPath) -> Position:
         """The position of `path`, or of its nearest ancestor that exists in the file."""
@@ -96,6 +104,9 @@ def _plain(node: Any, path: DataPath, file: str, locations: Locations) -> Any:
             line, column = node.lc.key(key)
             child = (*path, str(key))
             locations.at[child] = Position(file, line + 1, column + 1)
+            if not isinstance(value, CommentedMap | CommentedSeq):
+                line, column = node.lc.value(key)
+                locations.values[child] = Position(file, line + 1, column + 1)
             result[str(key)] = _plain(value, child, file, locations)
         return result
     if isinstance(node, CommentedSeq):
@@ -120,15 +131,25 @@ def read_yaml(path: Path) -> tuple[Any, Locations]:
         raise ScriptError([Problem(file, 1, 1, f"cannot read file: {err}")]) from err
     try:
         document = YAML(typ="rt").load(text)
+    except DuplicateKeyError as err:
+        key = re.search(r'duplicate key "(.*?)" with value', err.problem or "")
+        first = err.context_mark.line + 1 if err.context_mark else "?"
+        message = f"duplicate key {key.group(1) if key else ''!r} (this mapping starts on line {first})"
+        raise ScriptError([_mark_problem(file, err.problem_mark, message)]) from err
     except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        # A key missing its ':' is best shown where the key starts, not where scanning stopped.
+        scanning_key = "simple key" in (err.context or "")
+        mark = (err.context_mark if scanning_key else None) or err.problem_mark or err.context_mark
         message = " ".join(part for part in (err.context, err.problem) if part)
-        raise ScriptError([Problem(file, line, column, f"YAML syntax: {message}")]) from err
+        raise ScriptError([_mark_problem(file, mark, f"YAML syntax: {message}")]) from err
     except YAMLError as err:
         raise ScriptError([Problem(file, 1, 1, f"YAML syntax: {err}")]) from err
     locations = Locations({(): Position(file, 1, 1)})
     return _plain(document, (), file, locations), locations
+
+
+def _mark_problem(file: str, mark: Any, message: str) -> Problem:
+    return Problem(file, mark.line + 1, mark.column + 1, message) if mark else Problem(file, 1, 1, message)
 
 
 def _read_with_base(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Locations]:
@@ -159,12 +180,13 @@ def _merge(
     base: dict[str, Any], base_locations: Locations, child: dict[str, Any], child_locations: Locations
 ) -> tuple[dict[str, Any], Locations]:
     merged = dict(child)
-    locations = Locations(dict(child_locations.at))
+    locations = Locations(dict(child_locations.at), dict(child_locations.values))
 
     def inherit(prefix: DataPath) -> None:
-        for path, position in base_locations.at.items():
-            if path[: len(prefix)] == prefix and path not in locations.at:
-                locations.at[path] = position
+        for mine, theirs in ((locations.at, base_locations.at), (locations.values, base_locations.values)):
+            for path, position in theirs.items():
+                if path[: len(prefix)] == prefix and path not in mine:
+                    mine[path] = position
 
     for section in MERGED_SECTIONS:
         base_section = base.get(section)
@@ -207,7 +229,8 @@ def _schema_problems(err: ValidationError, locations: Locations) -> Iterator[Pro
                 isinstance(part, str) and part.isidentifier() and error["type"] == "missing"
             ):
                 path = candidate
-        position = locations.find(path)
+        key_error = error["type"] in ("extra_forbidden", "missing")
+        position = locations.find(path) if key_error else locations.find_value(path)
         if error["type"] == "extra_forbidden":
             message = f"unknown key {path[-1]!r} in {dotted(path[:-1]) or 'the script'}"
         elif error["type"] == "missing":

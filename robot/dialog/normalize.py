@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, cached_property
+from typing import Any
 
 from .const import Language
 
@@ -40,7 +41,7 @@ _CONTRACTIONS = [
 
 
 @cache
-def _t2s():  # type: ignore[no-untyped-def]
+def _t2s() -> Any:
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -82,10 +83,15 @@ class Clause:
 def to_pinyin(text: str) -> list[str]:
     from pypinyin import lazy_pinyin
 
-    syllables = lazy_pinyin(text, errors=lambda chunk: list(chunk))
+    syllables = lazy_pinyin(text, errors=_one_per_character)
     if len(syllables) != len(text):  # never seen; keep alignment honest if it happens
-        syllables = [lazy_pinyin(char, errors=lambda chunk: list(chunk))[0] for char in text]
+        syllables = [lazy_pinyin(char, errors=_one_per_character)[0] for char in text]
     return syllables
+
+
+def _one_per_character(chunk: str) -> Any:
+    """pypinyin hands non-Chinese runs here; keep one item per character."""
+    return list(chunk)
 
 
 def normalize_zh(text: str) -> str:

@@ -32,6 +32,8 @@ def _as_list(value: Any) -> Any:
         return []
     if isinstance(value, str):
         return [value]
+    if isinstance(value, dict):  # YAML read `say: {name}, hello` as a mapping
+        raise ValueError('a text that starts with { must be in quotes, e.g. say: "{name}, hello"')
     return value
 
 
@@ -247,6 +249,11 @@ class Turn(_Model):
     kind: InputKind
     text: str = ""
     digits: str = ""
+
+    @classmethod
+    def from_text(cls, text: str | None) -> Turn:
+        """`"#5"` is the key 5, an empty line is silence, anything else is speech."""
+        return cls.model_validate(_turn_shorthand(text))
 
     def __str__(self) -> str:
         if self.kind is InputKind.DTMF:
