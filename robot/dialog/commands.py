@@ -113,6 +113,8 @@ async def chat(script: Script, variables: dict[str, str], source: TextIO, out: T
             await engine.callee_hung_up()
             break
         turn = Turn.from_text(line.rstrip("\n"))
+        if not interactive:  # show the transcript as it would read on a TTY
+            print(f"callee: {turn}", file=out, flush=True)
         await feed_turn(engine, turn, clock)
     if as_json:
         result = ConversationResult(

@@ -36,6 +36,7 @@ from .events import (
     StateEntered,
 )
 from .matcher import IntentMatcher, Match
+from .normalize import tidy_prompt
 from .schema import Action, Escalate, Reprompt, Script, State
 
 IDLE = "_idle"
@@ -261,7 +262,7 @@ class DialogEngine:
 
     def _render(self, template: str) -> str:
         try:
-            return template.format_map(self.variables)
+            return tidy_prompt(template.format_map(self.variables), self.script.meta.language)
         except (KeyError, ValueError, IndexError) as err:
             raise DialogError("template", f"cannot fill prompt {template!r}: {err}") from err
 

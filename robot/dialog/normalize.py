@@ -80,6 +80,17 @@ class Clause:
         return to_pinyin(self.text)
 
 
+_CJK_WIDE = r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’]"
+_SPACE_BESIDE_CJK = re.compile(rf"(?<={_CJK_WIDE})\s+|\s+(?={_CJK_WIDE})")
+
+
+def tidy_prompt(text: str, language: Language) -> str:
+    """Drop the spaces YAML folding leaves between Chinese lines ("。 请问" → "。请问")."""
+    if language is Language.ZH_CN:
+        text = _SPACE_BESIDE_CJK.sub("", text)
+    return text.strip()
+
+
 def to_pinyin(text: str) -> list[str]:
     from pypinyin import lazy_pinyin
 

@@ -22,6 +22,9 @@ def test_chat_reads_turns_from_stdin_and_ends_with_json():
     lines = run.stdout.splitlines()
     assert lines[0] == "robot: 您好，这里是市公安局反诈中心，这是一通反诈预警电话。请问是王先生吗？"
     assert "[call ended: dissuaded]" in lines
+    assert "callee: (silence)" in lines and "callee: #2" in lines
+    # Folded YAML lines are joined without the space YAML puts between them.
+    assert "也没有所谓的“安全账户”。请问您最近有没有向陌生人转账" in run.stdout
     result = json.loads(lines[-1])
     assert result["outcome"] == "dissuaded"
     assert result["path"] == ["greet", "warning", "check_contact", "advice", "goodbye"]
