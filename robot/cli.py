@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .dialog import commands as dialog_commands
+from .speech import commands as speech_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"robot {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dialog_commands.add_parser(subparsers)
+    speech_commands.add_parser(subparsers)
     return parser
 
 

@@ -214,11 +214,11 @@ def load_script(path: str | Path) -> LoadedScript:
     try:
         script = Script.model_validate(data)
     except ValidationError as err:
-        raise ScriptError(list(_schema_problems(err, locations))) from err
+        raise ScriptError(list(schema_problems(err, locations))) from err
     return LoadedScript(script=script, path=path, locations=locations)
 
 
-def _schema_problems(err: ValidationError, locations: Locations) -> Iterator[Problem]:
+def schema_problems(err: ValidationError, locations: Locations) -> Iterator[Problem]:
     for error in err.errors(include_url=False):
         # Pydantic puts union and validator tags into `loc`; keep only the parts of the path
         # that exist in the document, plus a trailing missing field name.

@@ -1,0 +1,1 @@
+"""Offline speech: Piper prompts at telephone rate, streaming recognisers, VAD, urgency spotting."""

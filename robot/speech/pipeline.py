@@ -1,0 +1,176 @@
+"""Listening on a call: frames in; VAD, recogniser, urgency spotting and the dialog engine.
+
+A call worker creates one `CallListener` per call and calls `feed()` with every 20 ms frame
+it receives, `dialog_event()` with every engine event, and `prompt_finished()` when a prompt
+has been played. The listener calls `interrupt(reason)` when the robot must stop talking:
+the callee barged in, or said something urgent (checked on every partial result, also
+while the robot speaks).
+
+Time is audio time: an `AudioClock` advances 20 ms per frame, so the same code is exact on
+a recorded file and on a live call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from ..clock import Clock
+from ..dialog.engine import DialogEngine
+from ..dialog.events import DialogEvent, Listening, Say
+from ..dialog.matcher import Match
+from .asr import Hypothesis, SpeechRecognizer
+from .vad import EndpointSettings, SpeechDetector, VadEvent, VoiceActivity
+
+
+class AudioClock(Clock):
+    """Seconds of audio received so far on this call."""
+
+    def __init__(self) -> None:
+        self._seconds = 0.0
+
+    def now(self) -> float:
+        return self._seconds
+
+    def advance(self, seconds: float) -> None:
+        self._seconds += seconds
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    pre_roll_seconds: float = 0.3
+    """Audio kept from before speech was detected, so the first syllable is not lost."""
+    use_grammar: bool = True
+    """Limit the recogniser to the state's expected phrases (where the engine supports it)."""
+
+
+@dataclass
+class Mark:
+    """Something that happened, at an audio time (for transcripts and latency figures)."""
+
+    at_seconds: float
+    what: str
+    text: str = ""
+
+
+class CallListener:
+    def __init__(
+        self,
+        engine: DialogEngine,
+        recognizer: SpeechRecognizer,
+        detector: SpeechDetector,
+        clock: AudioClock,
+        *,
+        interrupt: Callable[[str], None] | None = None,
+        settings: ListenerSettings | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or ListenerSettings()
+        self.clock = clock
+        self.vad = VoiceActivity(detector, self.settings.endpoint)
+        self.stream = recognizer.stream()
+        self.marks: list[Mark] = []
+        self._interrupt = interrupt or (lambda reason: None)
+        self._executor = executor
+        self._pre_roll: deque[bytes] = deque(maxlen=max(1, round(self.settings.pre_roll_seconds / self.vad.frame_seconds)))
+        self._robot_speaking = False
+        self._barge_in = True
+        self._in_utterance = False
+        self._utterance_handled = False
+        self._pending_grammar: list[str] | None = None
+
+    # -- from the call worker ------------------------------------------------------------
+
+    def dialog_event(self, event: DialogEvent) -> None:
+        if isinstance(event, Say):
+            self._robot_speaking = True
+            self._barge_in = event.barge_in
+        elif isinstance(event, Listening) and self.settings.use_grammar:
+            self._pending_grammar = event.expected_phrases
+
+    def prompt_finished(self) -> None:
+        """All queued prompts have been played (or cut off)."""
+        self._robot_speaking = False
+        self.engine.prompt_finished()
+        if self.engine.listening and not self._in_utterance:
+            state = self.engine.script.states[self.engine.state]
+            self.vad.endpointer.listen(self.engine.script.listen_for(state).no_input_timeout_seconds)
+
+    async def feed(self, frame: bytes) -> None:
+        """One frame of received audio (16-bit mono PCM at the detector's rate)."""
+        self.clock.advance(self.vad.frame_seconds)
+        _speech, events = self.vad.process(frame)
+        if VadEvent.SPEECH_STARTED in events:
+            await self._speech_started()
+        elif not self._in_utterance:
+            self._pre_roll.append(frame)
+        if self._in_utterance and not self._utterance_handled:
+            hypothesis = await self._recognize(frame)
+            if hypothesis is not None and hypothesis.text:
+                await self._partial(hypothesis)
+        for event in events:
+            if event in (VadEvent.UTTERANCE_ENDED, VadEvent.MAX_LENGTH):
+                await self._utterance_ended(event)
+            elif event is VadEvent.NO_INPUT:
+                self._mark("no_input")
+                await self.engine.handle_no_input()
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _recognize(self, frame: bytes) -> Hypothesis | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.stream.feed, frame)
+
+    async def _speech_started(self) -> None:
+        self._mark("speech_started")
+        self._in_utterance = True
+        self._utterance_handled = False
+        self.engine.speech_started()
+        if self._robot_speaking and self._barge_in:
+            self._stop_robot("barge_in")
+        if self._pending_grammar is not None:
+            grammar, self._pending_grammar = self._pending_grammar, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.set_grammar, grammar)
+        for frame in self._pre_roll:
+            await self._recognize(frame)
+        self._pre_roll.clear()
+
+    async def _partial(self, hypothesis: Hypothesis) -> None:
+        match: Match | None = self.engine.spot_urgent(hypothesis.text)
+        if match is None:
+            return
+        # Urgent: act now, on the partial result, even if the robot is talking.
+        self._mark("urgent_spotted", hypothesis.text)
+        self._utterance_handled = True
+        self._stop_robot("urgent")
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.finish)
+        self._mark("final", hypothesis.text)
+        await self.engine.handle_speech(hypothesis.text)
+
+    async def _utterance_ended(self, event: VadEvent) -> None:
+        self._in_utterance = False
+        self._mark(event.value)
+        if self._utterance_handled:
+            return
+        final = await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.finish)
+        self._mark("final", final.text)
+        if self._robot_speaking and not self._barge_in:
+            return  # the callee talked over a prompt that may not be interrupted
+        await self.engine.handle_speech(final.text)
+
+    def _stop_robot(self, reason: str) -> None:
+        if self._robot_speaking:
+            self._robot_speaking = False
+            self._mark(f"interrupt:{reason}")
+            self._interrupt(reason)
+
+    def _mark(self, what: str, text: str = "") -> None:
+        self.marks.append(Mark(round(self.clock.now(), 3), what, text))
+
+    def first(self, what: str) -> Mark | None:
+        return next((mark for mark in self.marks if mark.what == what), None)

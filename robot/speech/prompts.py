@@ -1,0 +1,110 @@
+"""The prompt cache: every sentence a script can say, pre-rendered at the call's rate.
+
+Keys are (voice, model checksum, sentence text, sample rate), so a new model or rate never
+reuses old audio. Files are WAVs that a call plays without any Python per frame
+(pjsua2's AudioMediaPlayer), and they survive restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..dialog.checks import steps
+from ..dialog.normalize import tidy_prompt
+from ..dialog.schema import Script
+from .audio import write_wav
+from .tts import Synthesizer, split_sentences
+
+
+def script_sentences(script: Script) -> list[str]:
+    """Every sentence the script can say, with its variables at their defaults.
+
+    Sentences without variables are then exactly what a call will ask for; sentences with
+    per-call values (a name) are synthesised during the call.
+    """
+    defaults = script.variable_defaults()
+    texts: list[str] = []
+    for step in steps(script):
+        texts += step.action.say
+        if step.state is not None and step.path == ("states", step.state):
+            state = script.states[step.state]
+            texts += [t for reprompt in (state.no_input, state.no_match) if reprompt for t in reprompt.say]
+    sentences: dict[str, None] = {}
+    for text in texts:
+        rendered = tidy_prompt(text.format_map(defaults), script.meta.language)
+        sentences.update(dict.fromkeys(split_sentences(rendered)))
+    return list(sentences)
+
+
+@dataclass
+class RenderReport:
+    rendered: int = 0
+    cached: int = 0
+
+
+class PromptCache:
+    def __init__(self, directory: str | Path, synthesizer: Synthesizer, sample_rate: int, executor: Executor | None = None) -> None:
+        self.directory = Path(directory)
+        self.synthesizer = synthesizer
+        self.sample_rate = sample_rate
+        self._executor = executor
+        self._pending: dict[str, asyncio.Future[Path]] = {}
+
+    def path_for(self, sentence: str) -> Path:
+        key = json.dumps(
+            [self.synthesizer.voice_id, self.synthesizer.model_checksum, sentence, self.sample_rate], ensure_ascii=False
+        )
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return self.directory / self.synthesizer.voice_id / str(self.sample_rate) / digest[:2] / f"{digest}.wav"
+
+    def lookup(self, sentence: str) -> Path | None:
+        path = self.path_for(sentence)
+        return path if path.exists() else None
+
+    async def sentence(self, sentence: str) -> Path:
+        """The audio file for one sentence, synthesising it (off the loop) on a miss."""
+        hit = self.lookup(sentence)
+        if hit is not None:
+            return hit
+        if sentence in self._pending:  # another call is already synthesising it
+            return await asyncio.shield(self._pending[sentence])
+        future: asyncio.Future[Path] = asyncio.get_running_loop().create_future()
+        self._pending[sentence] = future
+        try:
+            path = await asyncio.get_running_loop().run_in_executor(self._executor, self._render, sentence)
+            future.set_result(path)
+            return path
+        except BaseException as err:
+            future.set_exception(err)
+            raise
+        finally:
+            del self._pending[sentence]
+
+    def _render(self, sentence: str) -> Path:
+        path = self.path_for(sentence)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        write_wav(temporary, self.synthesizer.render(sentence, self.sample_rate), self.sample_rate)
+        temporary.replace(path)  # atomic: a reader never sees half a file
+        return path
+
+    async def prompt(self, text: str) -> AsyncIterator[Path]:
+        """A whole prompt, sentence by sentence: the first file is ready first."""
+        for sentence in split_sentences(text):
+            yield await self.sentence(sentence)
+
+    async def render_all(self, sentences: Iterable[str]) -> RenderReport:
+        report = RenderReport()
+        for sentence in dict.fromkeys(sentences):
+            if self.lookup(sentence) is not None:
+                report.cached += 1
+            else:
+                await self.sentence(sentence)
+                report.rendered += 1
+        return report

@@ -1,0 +1,124 @@
+"""Voice activity and endpointing, driven by chunk durations (never the wall clock).
+
+`SpeechDetector` answers "is this frame speech?" (WebRTC VAD here). `Endpointer` turns that
+sequence into events: speech started (the barge-in signal), the utterance ended after a
+trailing silence, no input within the state's timeout, and an utterance that runs too long.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .audio import FRAME_MS, TELEPHONE_RATE
+
+
+class VadEvent(StrEnum):
+    SPEECH_STARTED = "speech_started"
+    UTTERANCE_ENDED = "utterance_ended"
+    NO_INPUT = "no_input"
+    MAX_LENGTH = "max_length"
+
+
+class SpeechDetector(ABC):
+    """Classifies one frame of 16-bit mono PCM."""
+
+    sample_rate: int = TELEPHONE_RATE
+    frame_ms: int = FRAME_MS
+
+    @abstractmethod
+    def is_speech(self, frame: bytes) -> bool: ...
+
+
+class WebRtcSpeechDetector(SpeechDetector):
+    """Google's WebRTC VAD; `aggressiveness` 0 (lenient) to 3 (strict)."""
+
+    def __init__(self, aggressiveness: int = 2, sample_rate: int = TELEPHONE_RATE, frame_ms: int = FRAME_MS) -> None:
+        import webrtcvad
+
+        if frame_ms not in (10, 20, 30):
+            raise ValueError("WebRTC VAD takes 10, 20 or 30 ms frames")
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self.sample_rate = sample_rate
+        self.frame_ms = frame_ms
+
+    def is_speech(self, frame: bytes) -> bool:
+        return bool(self._vad.is_speech(frame, self.sample_rate))
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    speech_start_seconds: float = 0.06
+    """Continuous speech needed before it counts (filters clicks and line noise)."""
+    end_silence_seconds: float = 0.55
+    """Trailing silence that ends an utterance."""
+    max_utterance_seconds: float = 15.0
+
+
+class Endpointer:
+    """Pure endpointing logic over (is_speech, seconds) chunks."""
+
+    def __init__(self, settings: EndpointSettings | None = None) -> None:
+        self.settings = settings or EndpointSettings()
+        self.in_speech = False
+        self._speech_run = 0.0
+        self._silence_run = 0.0
+        self._utterance_seconds = 0.0
+        self._no_input_timeout: float | None = None
+        self._waited = 0.0
+
+    def listen(self, no_input_timeout_seconds: float) -> None:
+        """The robot finished its prompt: start timing the callee's silence."""
+        self._no_input_timeout = no_input_timeout_seconds
+        self._waited = 0.0
+
+    def stop_listening(self) -> None:
+        self._no_input_timeout = None
+
+    def process(self, is_speech: bool, seconds: float) -> list[VadEvent]:
+        events: list[VadEvent] = []
+        if not self.in_speech:
+            if is_speech:
+                self._speech_run += seconds
+                if self._speech_run >= self.settings.speech_start_seconds:
+                    self.in_speech = True
+                    self._utterance_seconds = self._speech_run
+                    self._silence_run = 0.0
+                    self._no_input_timeout = None
+                    events.append(VadEvent.SPEECH_STARTED)
+                return events
+            self._speech_run = 0.0
+            if self._no_input_timeout is not None:
+                self._waited += seconds
+                if self._waited >= self._no_input_timeout:
+                    self._no_input_timeout = None
+                    events.append(VadEvent.NO_INPUT)
+            return events
+        self._utterance_seconds += seconds
+        self._silence_run = 0.0 if is_speech else self._silence_run + seconds
+        if self._silence_run >= self.settings.end_silence_seconds:
+            events.append(VadEvent.UTTERANCE_ENDED)
+            self._end_utterance()
+        elif self._utterance_seconds >= self.settings.max_utterance_seconds:
+            events.append(VadEvent.MAX_LENGTH)
+            self._end_utterance()
+        return events
+
+    def _end_utterance(self) -> None:
+        self.in_speech = False
+        self._speech_run = 0.0
+        self._silence_run = 0.0
+
+
+class VoiceActivity:
+    """A detector and an endpointer together: feed frames, get events."""
+
+    def __init__(self, detector: SpeechDetector, settings: EndpointSettings | None = None) -> None:
+        self.detector = detector
+        self.endpointer = Endpointer(settings)
+        self.frame_seconds = detector.frame_ms / 1000
+
+    def process(self, frame: bytes) -> tuple[bool, list[VadEvent]]:
+        speech = self.detector.is_speech(frame)
+        return speech, self.endpointer.process(speech, self.frame_seconds)
