@@ -6,7 +6,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_SCRIPT := dialogs/en-US/generic.yaml
 
-.PHONY: setup test lint demo check
+# Debian packages: espeak-ng speaks Korean test audio for the Vosk tests.
+APT_PACKAGES := espeak-ng
+
+.PHONY: setup system-packages test lint demo check bench
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +24,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/.installed
+setup: system-packages $(BIN)/.installed
 
 lint: setup
 	$(BIN)/ruff check robot tests
@@ -25,6 +35,9 @@ check: setup
 
 test: lint check
 	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/speech.py
 
 demo: check
 	@for persona in dialogs/en-US/personas/*.txt; do \

@@ -232,7 +232,7 @@ def schema_problems(err: ValidationError, locations: Locations) -> Iterator[Prob
         key_error = error["type"] in ("extra_forbidden", "missing")
         position = locations.find(path) if key_error else locations.find_value(path)
         if error["type"] == "extra_forbidden":
-            message = f"unknown key {path[-1]!r} in {dotted(path[:-1]) or 'the script'}"
+            message = f"unknown key {path[-1]!r} {'in ' + dotted(path[:-1]) if path[:-1] else 'at the top level'}"
         elif error["type"] == "missing":
             message = f"{dotted(path)}: required key is missing"
         else:

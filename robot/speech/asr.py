@@ -297,7 +297,7 @@ class PocketsphinxStream(RecognizerStream):
     def _words(self) -> tuple[Word, ...]:
         frame_seconds = 0.01  # PocketSphinx counts 100 frames a second
         return tuple(
-            Word(seg.word, self._offset_seconds + seg.start_frame * frame_seconds, self._offset_seconds + seg.end_frame * frame_seconds)
+            Word(seg.word.split("(", 1)[0], self._offset_seconds + seg.start_frame * frame_seconds, self._offset_seconds + seg.end_frame * frame_seconds)
             for seg in self._decoder.seg() or ()
             if not seg.word.startswith(("<", "[", "+"))
         )

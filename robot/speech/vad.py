@@ -13,6 +13,10 @@ from enum import StrEnum
 
 from .audio import FRAME_MS, TELEPHONE_RATE
 
+# Durations are sums of frame lengths (0.02 + 0.02 + ...), which floats do not add exactly:
+# ten 20 ms frames come to 0.19999999999999998 s. Thresholds allow for that.
+_TOLERANCE_SECONDS = 1e-6
+
 
 class VadEvent(StrEnum):
     SPEECH_STARTED = "speech_started"
@@ -81,7 +85,7 @@ class Endpointer:
         if not self.in_speech:
             if is_speech:
                 self._speech_run += seconds
-                if self._speech_run >= self.settings.speech_start_seconds:
+                if self._speech_run >= self.settings.speech_start_seconds - _TOLERANCE_SECONDS:
                     self.in_speech = True
                     self._utterance_seconds = self._speech_run
                     self._silence_run = 0.0
@@ -91,16 +95,16 @@ class Endpointer:
             self._speech_run = 0.0
             if self._no_input_timeout is not None:
                 self._waited += seconds
-                if self._waited >= self._no_input_timeout:
+                if self._waited >= self._no_input_timeout - _TOLERANCE_SECONDS:
                     self._no_input_timeout = None
                     events.append(VadEvent.NO_INPUT)
             return events
         self._utterance_seconds += seconds
         self._silence_run = 0.0 if is_speech else self._silence_run + seconds
-        if self._silence_run >= self.settings.end_silence_seconds:
+        if self._silence_run >= self.settings.end_silence_seconds - _TOLERANCE_SECONDS:
             events.append(VadEvent.UTTERANCE_ENDED)
             self._end_utterance()
-        elif self._utterance_seconds >= self.settings.max_utterance_seconds:
+        elif self._utterance_seconds >= self.settings.max_utterance_seconds - _TOLERANCE_SECONDS:
             events.append(VadEvent.MAX_LENGTH)
             self._end_utterance()
         return events

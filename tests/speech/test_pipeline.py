@@ -1,0 +1,107 @@
+"""The call listener: barge-in, urgency on partials while the robot talks, no-input, turns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robot.dialog.const import EscalationReason, Outcome
+from robot.dialog.engine import DialogEngine
+from robot.dialog.loader import load_script
+from robot.speech.audio import TELEPHONE_RATE, frames, silence
+from robot.speech.pipeline import AudioClock, CallListener, ListenerSettings
+from robot.speech.vad import WebRtcSpeechDetector
+from tests.conftest import DIALOGS
+from tests.speech.conftest import ScriptedRecognizer, ScriptedStream
+
+
+@pytest.fixture(scope="module")
+def english():
+    return load_script(DIALOGS / "en-US" / "generic.yaml").script
+
+
+async def listener_for(script, recognizer):
+    clock = AudioClock()
+    interrupts: list[tuple[float, str]] = []
+    holder: dict[str, CallListener] = {}
+    engine = DialogEngine(script, clock=clock, on_event=lambda event: holder["l"].dialog_event(event))
+    listener = CallListener(
+        engine, recognizer, WebRtcSpeechDetector(), clock, interrupt=lambda reason: interrupts.append((clock.now(), reason))
+    )
+    holder["l"] = listener
+    await engine.start()
+    return engine, listener, interrupts
+
+
+async def play(listener, audio):
+    for frame in frames(audio, TELEPHONE_RATE):
+        await listener.feed(frame)
+        if listener.engine.finished:
+            break
+
+
+async def test_urgent_phrase_interrupts_the_robot_before_the_utterance_ends(english, catalog, phone_audio):
+    from robot.speech.asr import recognizer_from_catalog
+
+    engine, listener, interrupts = await listener_for(english, recognizer_from_catalog(catalog, "pocketsphinx-en-us"))
+    # The robot is still saying its greeting (no prompt_finished) when the callee speaks.
+    audio, start, end = phone_audio("They told me to keep it secret and I am really very scared.")
+    await play(listener, audio)
+    spotted = listener.first("urgent_spotted")
+    assert spotted is not None and "keep it secret" in spotted.text
+    assert spotted.at_seconds < end  # from a partial, before the callee even stopped talking
+    assert interrupts and interrupts[0][1] in ("barge_in", "urgent")
+    assert engine.outcome is Outcome.ESCALATED
+    assert engine.escalation.reason is EscalationReason.URGENT_SPEECH
+    assert listener.first("utterance_ended") is None or listener.first("utterance_ended").at_seconds > spotted.at_seconds
+
+
+async def test_barge_in_and_a_normal_turn_with_a_scripted_recogniser(english, phone_audio):
+    stream = ScriptedStream({3: "yes"}, final="yes speaking")
+    engine, listener, interrupts = await listener_for(english, ScriptedRecognizer(stream))
+    audio, start, end = phone_audio("Yes, speaking.", before_seconds=0.4, after_seconds=1.0)
+    await play(listener, audio)
+    assert interrupts[0][1] == "barge_in"
+    assert start <= interrupts[0][0] <= start + 0.2  # within a few frames of the callee starting
+    assert engine.path == ["greet", "warning"]
+    assert stream.grammars and "yes" in stream.grammars[0]  # the state's phrases became the grammar
+    ended = listener.first("utterance_ended").at_seconds
+    assert listener.first("final").at_seconds == ended
+
+
+async def test_no_input_is_timed_from_the_end_of_the_prompt(english):
+    stream = ScriptedStream({}, final="")
+    engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    await play(listener, silence(2.0, TELEPHONE_RATE))  # the greeting is playing: no timer yet
+    listener.prompt_finished()
+    await play(listener, silence(6.0, TELEPHONE_RATE))
+    assert listener.first("no_input").at_seconds == pytest.approx(8.0, abs=1e-6)
+    assert engine.events[-1].type == "listening"  # reprompted, still in greet
+    listener.prompt_finished()
+    for _ in range(2):
+        await play(listener, silence(6.0, TELEPHONE_RATE))
+        listener.prompt_finished()
+    assert engine.outcome is Outcome.NO_INPUT
+
+
+async def test_speech_over_a_prompt_that_may_not_be_interrupted_is_ignored(write_script):
+    from tests.conftest import MINIMAL_SCRIPT
+
+    script = load_script(write_script(MINIMAL_SCRIPT.replace("barge_in: true", "").replace(
+        "listen: {no_input_timeout_seconds: 5, max_no_input: 1, max_no_match: 1}",
+        "listen: {no_input_timeout_seconds: 5, max_no_input: 1, max_no_match: 1, barge_in: false}"))).script
+    stream = ScriptedStream({}, final="no")
+    engine, listener, interrupts = await listener_for(script, ScriptedRecognizer(stream))
+    tone = (np.sin(np.arange(8000) / 8000 * 2 * np.pi * 300) * 8000).astype(np.int16)
+    await play(listener, np.concatenate([tone, silence(1.0, TELEPHONE_RATE)]))
+    assert interrupts == []
+    assert engine.state == "ask" and not engine.finished  # "no" was said over the prompt
+
+
+async def test_partials_are_checked_only_while_the_callee_speaks(english):
+    stream = ScriptedStream({}, final="")
+    _engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    await play(listener, silence(3.0, TELEPHONE_RATE))
+    assert stream.fed == 0  # no recogniser work on silence
+    settings = ListenerSettings()
+    assert settings.pre_roll_seconds > 0
