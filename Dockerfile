@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # robot: offline anti-fraud call robot.
-# Speech models are not baked in: mount them at /models (see README).
+# The English demo models come from PyPI inside the image; production zh-CN models are
+# mounted at /models and installed once with `robot voices install` (see README).
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -11,14 +12,20 @@ RUN python -m venv /opt/robot \
  && /opt/robot/bin/pip install .
 
 FROM python:3.11-slim-bookworm
-RUN useradd --system --create-home --home-dir /var/lib/robot robot
+RUN useradd --system --create-home --home-dir /var/lib/robot robot \
+ && mkdir -p /models \
+ && chown robot:robot /models
 COPY --from=build /opt/robot /opt/robot
 COPY dialogs /etc/robot/dialogs
+COPY voices /etc/robot/voices
 ENV PATH=/opt/robot/bin:$PATH \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    ROBOT_VOICES_DIR=/etc/robot/voices \
+    ROBOT_MODELS_DIR=/models \
+    ROBOT_CACHE_DIR=/var/lib/robot/prompts
 VOLUME ["/models", "/var/lib/robot"]
 USER robot
 WORKDIR /var/lib/robot
-# Until the dialer daemon exists, the image validates the mounted or shipped scripts.
+# Until the dialer daemon exists, the image checks the scripts and lists the speech models.
 ENTRYPOINT ["robot"]
 CMD ["dialogs", "check", "/etc/robot/dialogs"]
