@@ -49,10 +49,13 @@ class Synthesizer(ABC):
 
 
 class PiperSynthesizer(Synthesizer):
-    def __init__(self, voice_id: str, model_path: Path, config_path: Path) -> None:
-        from piper import PiperVoice
+    def __init__(self, voice_id: str, model_path: Path, config_path: Path, *, deterministic: bool = False) -> None:
+        """`deterministic` turns off the model's sampling noise: the same text then gives the
+        same samples every time (for tests and benchmarks; prompts sound flatter)."""
+        from piper import PiperVoice, SynthesisConfig
 
         self.voice_id = voice_id
+        self._synthesis = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if deterministic else None
         self._model_path = model_path
         config = json.loads(config_path.read_text(encoding="utf-8"))
         download_dir = model_path.parent
@@ -70,13 +73,13 @@ class PiperSynthesizer(Synthesizer):
         self.sample_rate = int(self._voice.config.sample_rate)
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog, voice_id: str) -> PiperSynthesizer:
+    def from_catalog(cls, catalog: Catalog, voice_id: str, *, deterministic: bool = False) -> PiperSynthesizer:
         entry = catalog.entry(voice_id)
         if entry.engine is not Engine.PIPER:
             raise SpeechError("wrong_engine", f"{voice_id} is a {entry.engine} model, not a Piper voice")
         root = catalog.require(voice_id)
         model = next(root / f.path for f in entry.files if f.path.endswith(".onnx"))
-        synthesizer = cls(voice_id, model, model.with_name(model.name + ".json"))
+        synthesizer = cls(voice_id, model, model.with_name(model.name + ".json"), deterministic=deterministic)
         known = next((f.sha256 for f in entry.files if f.path.endswith(".onnx") and f.sha256), None)
         if known is None and (root / MANIFEST).exists():
             known = json.loads((root / MANIFEST).read_text())[model.name]["sha256"]
@@ -89,7 +92,7 @@ class PiperSynthesizer(Synthesizer):
         return sha256_of(self._model_path)
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        for chunk in self._voice.synthesize(text):
+        for chunk in self._voice.synthesize(text, self._synthesis):
             yield chunk.audio_int16_array
 
 

@@ -105,3 +105,16 @@ async def test_partials_are_checked_only_while_the_callee_speaks(english):
     assert stream.fed == 0  # no recogniser work on silence
     settings = ListenerSettings()
     assert settings.pre_roll_seconds > 0
+
+
+async def test_a_negated_urgent_partial_does_not_interrupt(english, phone_audio):
+    # "I have not transferred" must not stop the robot, as "我没有转账" must not.
+    stream = ScriptedStream({4: "i have not", 6: "i have not transferred", 8: "i have not transferred anything"}, final="no")
+    engine, listener, interrupts = await listener_for(english, ScriptedRecognizer(stream))
+    await engine.handle_speech("yes")  # now in `warning`: "Have you transferred any money?"
+    audio, _start, _end = phone_audio("No, I have not transferred anything.")
+    await play(listener, audio)  # spoken over the question: barge-in, but no urgency
+    assert listener.first("urgent_spotted") is None
+    assert engine.escalation is None
+    assert engine.path == ["greet", "warning", "check_contact"]
+    assert [reason for _at, reason in interrupts] == ["barge_in"]
