@@ -6,8 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_SCRIPT := dialogs/en-US/generic.yaml
 
-# Debian packages: espeak-ng speaks Korean test audio for the Vosk tests.
-APT_PACKAGES := espeak-ng
+# Debian packages: espeak-ng speaks Korean test audio for the Vosk tests; sip-tester is SIPp,
+# the real SIP peer the call tests dial.
+APT_PACKAGES := espeak-ng sip-tester
 
 .PHONY: setup system-packages test lint demo check bench
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .dialog import commands as dialog_commands
+from .sip import commands as sip_commands
 from .speech import commands as speech_commands
 
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dialog_commands.add_parser(subparsers)
     speech_commands.add_parser(subparsers)
+    sip_commands.add_parser(subparsers)
     return parser
 
 

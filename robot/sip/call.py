@@ -1,0 +1,388 @@
+"""One outbound call, end to end: dial, call progress, then the dialog with speech.
+
+The asyncio side (`CallSession`) never touches a pjsua2 object directly: it asks the pjsua
+thread to (`run_in_thread`), and pjsua2 callbacks reach it through `post`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+from pydantic import BaseModel
+
+from ..dialog.engine import DialogEngine
+from ..dialog.events import DialogEvent, Say
+from ..dialog.schema import Script
+from ..speech.kit import SpeechKit
+from ..speech.pipeline import AudioClock, CallListener
+from ..speech.vad import VoiceActivity, WebRtcSpeechDetector
+from .config import SipConfig
+from .endpoint import PjsuaThread
+from .media import PromptPlayer, ReceivePort, audio_format
+from .outcome import CallOutcome, outcome_for_status
+
+_LOGGER = logging.getLogger(__name__)
+FRAME_SECONDS = 0.02
+HELLO_MAX_SECONDS = 3.0
+
+
+def mask_phone(target: str) -> str:
+    """Logs show at most the last 4 digits of a phone number."""
+    digits = [c for c in target if c.isdigit()]
+    return "*" * max(0, len(digits) - 4) + "".join(digits[-4:]) if digits else "(no number)"
+
+
+class CallResult(BaseModel):
+    outcome: str
+    """The dialog's outcome when answered, else the call outcome (busy, no_answer, ...)."""
+    call_outcome: CallOutcome
+    sip_status: int | None
+    answered: bool
+    duration_seconds: float
+    transcript: list[dict[str, Any]]
+    escalation: dict[str, Any] | None
+    recording: str | None
+    path: list[str]
+
+
+class _SipCall(pj.Call):
+    """pjsua2's call object; lives on the pjsua thread and reports to the session."""
+
+    def __init__(self, session: CallSession) -> None:
+        assert session.thread.account is not None
+        super().__init__(session.thread.account)
+        self.session = session
+        self.audio: pj.AudioMedia | None = None
+        self.port: ReceivePort | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        # Prompt players by token: the asyncio side only ever holds the token, so every
+        # pjsua2 object is destroyed on this thread.
+        self.players: dict[int, PromptPlayer] = {}
+        self.next_token = 0
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+        info = self.getInfo()
+        self.session.thread.post(self.session._on_state, info.state, info.lastStatusCode)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+        info = self.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
+                self.audio = self.getAudioMedia(index)
+                self.port = ReceivePort()
+                self.port.createPort(f"rx{self.getId()}", audio_format())
+                self.audio.startTransmit(self.port)
+                if self.session.recording_path is not None:
+                    self.recorder = pj.AudioMediaRecorder()
+                    self.recorder.createRecorder(str(self.session.recording_path))
+                    self.audio.startTransmit(self.recorder)
+                self.session.thread.post(self.session._on_media, self.port.frames)
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+        self.session.thread.post(self.session._on_dtmf, prm.digit)
+
+
+class Speaker:
+    """Plays the robot's prompts in order, sentence by sentence, and stops at once when told."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+        self.pending: deque[str] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self.player: int | None = None  # token of the playing prompt
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def say(self, text: str) -> None:
+        self.pending.append(text)
+        if not self.busy:
+            self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        prompts = self.session.prompts
+        while self.pending:
+            text = self.pending.popleft()
+            async for path in prompts.prompt(text):
+                await self._play(path)
+        self.session.listener.prompt_finished()
+
+    async def _play(self, path: Path) -> None:
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+        thread = self.session.thread
+
+        def finished() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def start() -> int | None:  # on the pjsua thread
+            call = self.session.sip_call
+            if call is None or call.audio is None:
+                return None
+            player = PromptPlayer(path, lambda: thread.post(finished))
+            player.startTransmit(call.audio)
+            if call.recorder is not None:
+                player.startTransmit(call.recorder)
+            call.next_token += 1
+            call.players[call.next_token] = player
+            return call.next_token
+
+        self.player = await thread.run_in_thread(start)
+        if self.player is None:
+            return
+        try:
+            await ended
+        finally:
+            await self._stop_player()
+
+    async def _stop_player(self) -> None:
+        token, self.player = self.player, None
+        if token is None:
+            return
+        session = self.session
+
+        def stop() -> None:  # on the pjsua thread, where the player is destroyed
+            call = session.sip_call
+            player = call.players.pop(token, None) if call else None
+            if player is not None and call is not None and call.audio is not None:
+                with contextlib.suppress(pj.Error):
+                    player.stopTransmit(call.audio)
+
+        await session.thread.run_in_thread(stop)
+
+    async def interrupt(self) -> None:
+        """Stop talking now (barge-in or urgency) and drop what was still to be said."""
+        self.pending.clear()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self._stop_player()
+
+    async def drain(self, timeout_seconds: float) -> None:
+        if self.task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.task), timeout_seconds)
+
+
+class CallSession:
+    def __init__(
+        self,
+        thread: PjsuaThread,
+        speech: SpeechKit,
+        config: SipConfig,
+        script: Script,
+        *,
+        target: str,
+        variables: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        recording_path: Path | None = None,
+    ) -> None:
+        self.thread = thread
+        self.config = config
+        self.script = script
+        self.target = target
+        self.uri = config.dial_uri(target)
+        self.variables = dict(variables or {})
+        self.headers = dict(headers or {})
+        self.recording_path = recording_path
+        self.prompts = speech.prompts(script.meta.voice)
+        self.recognizer = speech.recognizer(script.meta.language.value)
+        self.sip_call: _SipCall | None = None  # touched only on the pjsua thread
+        self.rx_frames: deque[bytes] | None = None  # the callee's audio, filled by the media thread
+        self.status: int | None = None
+        self._confirmed = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._media = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.clock = AudioClock()
+        self.engine = DialogEngine(script, variables=self.variables, clock=self.clock, on_event=self._dialog_event)
+        self.listener = CallListener(
+            self.engine, self.recognizer, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt
+        )
+        self.speaker = Speaker(self)
+
+    # -- callbacks posted from the pjsua thread ------------------------------------------
+
+    def _on_state(self, state: int, status: int) -> None:
+        if status:
+            self.status = status
+        if state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self._confirmed.set()
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._ended.set()
+
+    def _on_media(self, frames: deque[bytes]) -> None:
+        self.rx_frames = frames
+        self._media.set()
+
+    def _on_dtmf(self, digit: str) -> None:
+        if self._confirmed.is_set():
+            self._spawn(self.engine.handle_dtmf(digit))
+
+    # -- dialog and speech ---------------------------------------------------------------
+
+    def _dialog_event(self, event: DialogEvent) -> None:
+        self.listener.dialog_event(event)
+        if isinstance(event, Say):
+            self.speaker.say(event.text)
+
+    def _interrupt(self, reason: str) -> None:
+        _LOGGER.info("call %s: robot interrupted (%s)", mask_phone(self.target), reason)
+        self._spawn(self.speaker.interrupt())
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the call ------------------------------------------------------------------------
+
+    def _dial(self) -> None:
+        call = _SipCall(self)
+        self.thread.owned.add(call)
+        self.sip_call = call
+        parameters = pj.CallOpParam(True)
+        headers = dict(self.headers)
+        if self.config.caller_id.p_asserted_identity:
+            headers.setdefault("P-Asserted-Identity", self.config.caller_id.p_asserted_identity)
+        for name, value in headers.items():
+            header = pj.SipHeader()
+            header.hName = name
+            header.hValue = value
+            parameters.txOption.headers.append(header)
+        call.makeCall(self.uri, parameters)
+
+    def _hangup(self) -> None:
+        call = self.sip_call
+        if call is not None and call.isActive():
+            call.hangup(pj.CallOpParam())
+
+    def _release(self) -> None:
+        call, self.sip_call = self.sip_call, None
+        if call is None:
+            return
+        for part in (call.port, call.recorder):
+            if part is not None and call.audio is not None:
+                with contextlib.suppress(pj.Error):
+                    call.audio.stopTransmit(part)
+        call.players.clear()
+        call.port = call.recorder = call.audio = None
+        self.thread.owned.discard(call)
+
+    async def run(self) -> CallResult:
+        started = time.monotonic()
+        answered = False
+        try:
+            await self.thread.run_in_thread(self._dial)
+            _LOGGER.info("call %s: dialling", mask_phone(self.target))
+            answered = await self._wait_for_answer()
+            if answered:
+                await self._converse()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.thread.run_in_thread(self._hangup)
+                await asyncio.wait_for(self._ended.wait(), 5)
+            await self.speaker.interrupt()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.thread.run_in_thread(self._release)
+        return self._result(answered, time.monotonic() - started)
+
+    async def _wait_for_answer(self) -> bool:
+        confirmed = asyncio.create_task(self._confirmed.wait())
+        ended = asyncio.create_task(self._ended.wait())
+        done, pending = await asyncio.wait({confirmed, ended}, timeout=self.config.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if confirmed in done:
+            return True
+        if not done:  # ring timeout: CANCEL
+            self.status = self.status if self.status and self.status >= 300 else None
+            await self.thread.run_in_thread(self._hangup)
+            self._timed_out = True
+        return False
+
+    _timed_out = False
+
+    async def _converse(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._media.wait(), 5)
+        pump = asyncio.create_task(self._pump_frames())
+        try:
+            await self._listen_for_hello()
+            await self.engine.start()
+            deadline = time.monotonic() + self.config.max_call_seconds
+            while not self._ended.is_set() and time.monotonic() < deadline:
+                if self.engine.finished and not self.speaker.busy:
+                    break
+                await asyncio.sleep(FRAME_SECONDS)
+            if self._ended.is_set() and not self.engine.finished:
+                await self.engine.callee_hung_up()
+            elif self.engine.finished:
+                await self.speaker.drain(30)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def _listen_for_hello(self) -> None:
+        """No robot audio before the callee has had a moment to say 喂/hello."""
+        activity = VoiceActivity(WebRtcSpeechDetector())
+        heard = 0.0
+        while heard < HELLO_MAX_SECONDS and not self._ended.is_set():
+            frames = self.rx_frames
+            while frames and heard < HELLO_MAX_SECONDS:
+                activity.process(frames.popleft())
+                heard += FRAME_SECONDS
+            if heard >= self.config.hello_listen_seconds and not activity.endpointer.in_speech:
+                return
+            await asyncio.sleep(FRAME_SECONDS)
+
+    async def _pump_frames(self) -> None:
+        while True:
+            frames = self.rx_frames
+            while frames:
+                await self.listener.feed(frames.popleft())
+            await asyncio.sleep(FRAME_SECONDS)
+
+    def _result(self, answered: bool, duration: float) -> CallResult:
+        if answered:
+            call_outcome = CallOutcome.ANSWERED
+            outcome = self.engine.outcome.value if self.engine.outcome else "refused"
+        elif self._timed_out:
+            call_outcome = CallOutcome.NO_ANSWER
+            outcome = call_outcome.value
+        else:
+            call_outcome = outcome_for_status(self.status or 500)
+            outcome = call_outcome.value
+        escalation = None
+        if self.engine.escalation is not None:
+            escalation = {
+                "reason": self.engine.escalation.reason.value,
+                "phrase": self.engine.escalation.phrase,
+                "mode": self.engine.escalation.mode.value,
+            }
+        recorded = self.recording_path if answered and self.recording_path and self.recording_path.exists() else None
+        return CallResult(
+            outcome=outcome,
+            call_outcome=call_outcome,
+            sip_status=self.status,
+            answered=answered,
+            duration_seconds=round(duration, 3),
+            transcript=self.engine.transcript(),
+            escalation=escalation,
+            recording=str(recorded) if recorded else None,
+            path=list(self.engine.path),
+        )

@@ -1,0 +1,115 @@
+"""SIP configuration: `sip-config/*.yaml`, validated with line-accurate errors."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..dialog.loader import ScriptError, read_yaml, schema_problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TransportKind(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+    TLS = "tls"
+
+
+class Codec(StrEnum):
+    PCMA = "PCMA"
+    PCMU = "PCMU"
+    G722 = "G722"
+
+
+class Transport(_Model):
+    kind: TransportKind = TransportKind.UDP
+    bind_address: str = "0.0.0.0"
+    public_address: str = Field(default="", description="Address to advertise in SIP and SDP (NAT); empty: bind address")
+    port: int = Field(default=5060, ge=0, le=65535, description="0 picks a free port")
+    rtp_port_start: int = Field(default=40000, ge=0, le=65535, description="0 picks free ports")
+    rtp_port_range: int = Field(default=2000, ge=0)
+
+
+class Secret(_Model):
+    """Where the registration password comes from. It is never written to logs."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def read(self) -> str:
+        if self.env:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ValueError(f"environment variable {self.env} (the SIP password) is not set")
+            return value
+        if self.file:
+            try:
+                return self.file.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ValueError(f"cannot read the SIP password file {self.file}: {err}") from err
+        raise ValueError("no password source: set password.env or password.file")
+
+
+class Registration(_Model):
+    registrar: str = Field(description="e.g. sip:pbx.example.cn")
+    username: str
+    realm: str = "*"
+    password: Secret
+    expires_seconds: int = Field(default=300, ge=60)
+
+
+class CallerId(_Model):
+    display_name: str = "反诈中心"
+    user: str = "96110"
+    p_asserted_identity: str | None = Field(default=None, description="e.g. <sip:96110@trunk.example.cn>")
+
+
+class SipConfig(_Model):
+    transport: Transport = Transport()
+    registration: Registration | None = Field(default=None, description="Omit for an IP trunk (no registration)")
+    outbound_proxy: str | None = Field(default=None, description="e.g. sip:10.0.0.5:5060;lr")
+    dial_template: str = Field(description="e.g. sip:{phone}@trunk.example.cn:5060")
+    caller_id: CallerId = CallerId()
+    extra_headers: dict[str, str] = Field(default={}, description="Added to every INVITE; {warning_id} etc. are filled in")
+    codecs: list[Codec] = Field(default=[Codec.PCMA, Codec.PCMU, Codec.G722], min_length=1)
+    ring_timeout_seconds: float = Field(default=40.0, gt=0, le=300)
+    max_call_seconds: float = Field(default=300.0, gt=0, le=3600)
+    hello_listen_seconds: float = Field(default=1.0, ge=0, le=5, description="Listen for 喂/hello before the first prompt")
+    human_queue_uri: str | None = Field(default=None, description="Where live escalations are dialled")
+    recordings_dir: Path | None = Field(default=None, description="Record answered calls here; omit to switch off")
+
+    @model_validator(mode="after")
+    def _template(self) -> SipConfig:
+        if "{phone}" not in self.dial_template:
+            raise ValueError("dial_template must contain {phone}")
+        return self
+
+    def dial_uri(self, target: str) -> str:
+        """A `sip:` URI is dialled as it is; anything else is a phone number for the template."""
+        if target.startswith(("sip:", "sips:")):
+            return target
+        return self.dial_template.format(phone=target)
+
+
+LOOPBACK_DEFAULT = SipConfig(
+    transport=Transport(bind_address="127.0.0.1", public_address="127.0.0.1", port=0, rtp_port_start=0),
+    dial_template="sip:{phone}@127.0.0.1:5060",
+    ring_timeout_seconds=20.0,
+)
+
+
+def load_sip_config(path: str | Path | None) -> SipConfig:
+    """Load a SIP config file; with no file, the loopback-friendly default."""
+    if path is None:
+        return LOOPBACK_DEFAULT
+    data, locations = read_yaml(Path(path))
+    try:
+        return SipConfig.model_validate(data)
+    except ValidationError as err:
+        raise ScriptError(list(schema_problems(err, locations))) from err

@@ -1,0 +1,185 @@
+"""One thread owns pjsua2; asyncio talks to it through a request queue.
+
+Modelled on aiosqlite's `core.py`: requests go in as `(future, callable)`, run on the
+owning thread, and results come back with `loop.call_soon_threadsafe`, guarded against
+futures that are already done. SIP callbacks also run on this thread (`threadCnt = 0`:
+pjsua2 does its SIP work inside our `libHandleEvents` calls). Media callbacks run on the
+media clock thread and only append bytes to a deque.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pjsua2 as pj
+
+from .config import SipConfig
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_CALLS_PER_PROCESS = 4  # PJSUA_MAX_CALLS in the pjsua2-python wheel
+
+
+class SipError(Exception):
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    if future.done():  # the caller gave up (cancelled or timed out)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class PjsuaThread(threading.Thread):
+    """Owns the pjsua2 Endpoint, its transport and account, and every Python pjsua2 object."""
+
+    def __init__(self, config: SipConfig, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name="pjsua", daemon=True)
+        self.config = config
+        self.loop = loop
+        self._requests: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self.ready: asyncio.Future[str] = loop.create_future()
+        self.endpoint: pj.Endpoint | None = None
+        self.account: pj.Account | None = None
+        self.local_address = ""
+        # Python objects that wrap pjsua2 objects; all are dropped before libDestroy.
+        self.owned: set[Any] = set()
+
+    # -- asyncio side --------------------------------------------------------------------
+
+    async def run_in_thread(self, function: Callable[[], T]) -> T:
+        future: asyncio.Future[T] = self.loop.create_future()
+        self._requests.put((future, function))
+        return await future
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.join, 10)
+
+    def post(self, function: Callable[..., Any], *args: Any) -> None:
+        """From a pjsua2 callback (this thread or the media thread) into the event loop."""
+        self.loop.call_soon_threadsafe(function, *args)
+
+    # -- the owning thread ---------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self._start_library()
+        except Exception as err:  # pjsua2 raises pj.Error
+            message = err.info() if isinstance(err, pj.Error) else str(err)
+            self.loop.call_soon_threadsafe(_settle, self.ready, None, SipError("sip_start", f"cannot start SIP: {message}"))
+            self._destroy()
+            return
+        self.loop.call_soon_threadsafe(_settle, self.ready, self.local_address)
+        assert self.endpoint is not None
+        while not self._stopping.is_set():
+            self.endpoint.libHandleEvents(10)
+            self._serve_requests()
+        self._serve_requests()
+        self._destroy()
+
+    def _serve_requests(self) -> None:
+        while True:
+            try:
+                future, function = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                result = function()
+            except BaseException as err:  # noqa: BLE001 - handed back to the caller
+                if isinstance(err, pj.Error):
+                    err = SipError("pjsua", err.info())
+                self.loop.call_soon_threadsafe(_settle, future, None, err)
+            else:
+                self.loop.call_soon_threadsafe(_settle, future, result)
+
+    def _start_library(self) -> None:
+        config = self.config
+        endpoint = pj.Endpoint()
+        endpoint.libCreate()
+        self.endpoint = endpoint
+        ep_config = pj.EpConfig()
+        ep_config.uaConfig.maxCalls = MAX_CALLS_PER_PROCESS
+        ep_config.uaConfig.threadCnt = 0  # SIP events run inside our libHandleEvents
+        ep_config.uaConfig.mainThreadOnly = False
+        ep_config.uaConfig.userAgent = "robot anti-fraud dialer"
+        ep_config.logConfig.level = 2
+        ep_config.logConfig.consoleLevel = 0
+        ep_config.medConfig.clockRate = 8000
+        ep_config.medConfig.sndClockRate = 8000
+        ep_config.medConfig.noVad = True
+        ep_config.medConfig.ecTailLen = 0  # no echo canceller: the robot is not a loudspeaker
+        endpoint.libInit(ep_config)
+        endpoint.audDevManager().setNullDev()
+
+        transport = pj.TransportConfig()
+        transport.port = config.transport.port
+        transport.boundAddress = config.transport.bind_address
+        transport.publicAddress = config.transport.public_address
+        kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}[config.transport.kind.value]
+        transport_id = endpoint.transportCreate(kind, transport)
+        endpoint.libStart()
+        self.local_address = endpoint.transportGetInfo(transport_id).localName
+
+        priorities = {"PCMA": "PCMA/8000/1", "PCMU": "PCMU/8000/1", "G722": "G722/16000/1"}
+        for codec in endpoint.codecEnum2():
+            endpoint.codecSetPriority(codec.codecId, 0)
+        for rank, codec in enumerate(config.codecs):
+            endpoint.codecSetPriority(priorities[codec.value], 255 - rank)
+
+        account_config = pj.AccountConfig()
+        caller = config.caller_id
+        host = config.transport.public_address or config.transport.bind_address
+        account_config.idUri = f'"{caller.display_name}" <sip:{caller.user}@{host}>'
+        media = account_config.mediaConfig.transportConfig
+        media.port = config.transport.rtp_port_start
+        media.portRange = config.transport.rtp_port_range
+        media.boundAddress = config.transport.bind_address
+        media.publicAddress = config.transport.public_address
+        if config.outbound_proxy:
+            account_config.sipConfig.proxies.append(config.outbound_proxy)
+        if config.registration:
+            registration = config.registration
+            account_config.idUri = f'"{caller.display_name}" <sip:{registration.username}@{registration.registrar.removeprefix("sip:")}>'
+            account_config.regConfig.registrarUri = registration.registrar
+            account_config.regConfig.timeoutSec = registration.expires_seconds
+            account_config.sipConfig.authCreds.append(
+                pj.AuthCredInfo("digest", registration.realm, registration.username, 0, registration.password.read())
+            )
+        else:
+            account_config.regConfig.registrarUri = ""
+        account = pj.Account()
+        account.create(account_config)
+        self.account = account
+
+    def _destroy(self) -> None:
+        # Python wrappers first, or libDestroy asserts in pjsua_call_set_user_data.
+        for owned in list(self.owned):
+            try:
+                if isinstance(owned, pj.Call) and owned.isActive():
+                    owned.hangup(pj.CallOpParam())
+            except pj.Error:
+                pass
+        if self.endpoint is not None:
+            for _ in range(20):
+                self.endpoint.libHandleEvents(10)
+        self.owned.clear()
+        if self.account is not None:
+            self.account.shutdown()
+            self.account = None
+        if self.endpoint is not None:
+            self.endpoint.libDestroy()
+            self.endpoint = None

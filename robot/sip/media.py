@@ -1,0 +1,62 @@
+"""The media bridge: received audio to Python, prompts from WAV files, recording.
+
+Everything here is created and destroyed on the pjsua thread. The two callbacks that run
+on the media clock thread (`onFrameReceived`, `onEof2`) only append to a deque or post a
+note to the event loop: they must return within microseconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import pjsua2 as pj
+
+FRAME_MS = 20
+RATE = 8000
+
+
+def audio_format() -> pj.MediaFormatAudio:
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.clockRate = RATE
+    fmt.channelCount = 1
+    fmt.bitsPerSample = 16
+    fmt.frameTimeUsec = FRAME_MS * 1000
+    return fmt
+
+
+class ReceivePort(pj.AudioMediaPort):
+    """Receives the callee's audio: 20 ms frames of 8 kHz 16-bit PCM into a deque.
+
+    `deque.append` and `popleft` are atomic in CPython, so the media thread and the event
+    loop share the deque without a lock. At most 10 s is kept if the loop falls behind.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: deque[bytes] = deque(maxlen=500)
+        self.received = 0
+        self.dropped = 0
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name
+        if len(self.frames) == self.frames.maxlen:
+            self.dropped += 1
+        self.frames.append(bytes(frame.buf))
+        self.received += 1
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name
+        frame.type = pj.PJMEDIA_FRAME_TYPE_NONE  # this port only listens
+
+
+class PromptPlayer(pj.AudioMediaPlayer):
+    """Plays one WAV file once, with no Python per frame; tells the loop when it ends."""
+
+    def __init__(self, path: Path, on_end: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_end = on_end
+        self.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+
+    def onEof2(self) -> None:  # noqa: N802 - pjsua2 name
+        self._on_end()

@@ -1,0 +1,54 @@
+"""Call progress, as outcomes the dialer acts on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallOutcome(StrEnum):
+    """How a call attempt ended before (or instead of) a conversation."""
+
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    INVALID_NUMBER = "invalid_number"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+    """A trunk or transport fault: retryable, and not the callee's doing."""
+    ANSWERED = "answered"
+    """The call was answered; the dialog's outcome says how it went."""
+
+    @property
+    def retryable_fault(self) -> bool:
+        return self is CallOutcome.FAILED
+
+
+def outcome_for_status(status_code: int) -> CallOutcome:
+    """The outcome of a call that ended with this final SIP status and no conversation."""
+    if status_code in (486, 600):
+        return CallOutcome.BUSY
+    if status_code in (408, 480, 487):
+        return CallOutcome.NO_ANSWER
+    if status_code == 603:
+        return CallOutcome.REJECTED
+    if status_code in (404, 410, 484, 604):
+        return CallOutcome.INVALID_NUMBER
+    if 200 <= status_code < 300:
+        return CallOutcome.ANSWERED
+    return CallOutcome.FAILED
+
+
+# Carrier announcements played as early media or right after answer, instead of a final
+# status. Matched on recogniser output (normalised like dialog intents).
+ANNOUNCEMENTS: dict[str, dict[CallOutcome, list[str]]] = {
+    "zh-CN": {
+        CallOutcome.UNREACHABLE: ["已关机", "关机", "无法接通", "暂时无法接通", "不在服务区", "停机"],
+        CallOutcome.INVALID_NUMBER: ["空号", "号码不存在", "查证后再拨"],
+        CallOutcome.BUSY: ["正在通话中", "通话中", "用户忙"],
+    },
+    "en-US": {
+        CallOutcome.UNREACHABLE: ["switched off", "not reachable", "unavailable", "out of service area", "cannot be reached"],
+        CallOutcome.INVALID_NUMBER: ["does not exist", "not in service", "is not a valid number", "check the number"],
+        CallOutcome.BUSY: ["is busy", "on another call", "line is busy"],
+    },
+}

@@ -1,0 +1,104 @@
+"""Real calls over loopback against SIPp: call progress, and a dialog with speech."""
+
+from __future__ import annotations
+
+import wave
+
+import pytest
+
+from robot.dialog.loader import load_script
+from robot.sip.outcome import CallOutcome
+from robot.speech.audio import TELEPHONE_RATE, silence, write_ulaw_wav
+from tests.conftest import DIALOGS
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SHORT_SCRIPT = """\
+meta: {id: short, version: 1, language: en-US, voice: en_US-joe-medium, fraud_types: [generic]}
+intents:
+  urgent: {phrases: [keep it secret, transfer*]}
+  yes: {phrases: [yes, yeah], dtmf: ["1"]}
+global_intents:
+  - intent: urgent
+    say: Connecting you to an officer.
+    escalate: {reason: urgent_speech, mode: live}
+start: ask
+states:
+  ask:
+    say: Hello?
+    listen: {no_input_timeout_seconds: 1, max_no_input: 1}
+    no_input: {say: Are you there?}
+    on:
+      - intent: yes
+        goto: bye
+  bye:
+    say: Goodbye.
+    hangup: dissuaded
+"""
+
+
+@pytest.fixture(scope="module")
+def english():
+    return load_script(DIALOGS / "en-US" / "generic.yaml").script
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcome", "status"),
+    [
+        ("busy", CallOutcome.BUSY, 486),
+        ("decline", CallOutcome.REJECTED, 603),
+        ("not_found", CallOutcome.INVALID_NUMBER, 404),
+    ],
+)
+async def test_final_status_becomes_an_outcome(worker, sipp, english, scenario, outcome, status):
+    peer = sipp(scenario)
+    result = await worker.call(peer.uri, english)
+    assert (result.call_outcome, result.outcome, result.sip_status) == (outcome, outcome.value, status)
+    assert not result.answered and result.transcript == [] and result.recording is None
+    assert peer.finish() == 0  # SIPp saw the whole exchange, ACK included
+
+
+async def test_ringing_without_answer_is_cancelled_at_the_ring_timeout(worker, sipp, english):
+    peer = sipp("ring_no_answer")
+    result = await worker.call(peer.uri, english)
+    assert result.call_outcome is CallOutcome.NO_ANSWER and result.outcome == "no_answer"
+    assert 3.0 <= result.duration_seconds < 6.0  # ring_timeout_seconds is 3
+    assert peer.finish() == 0
+    assert "CANCEL sip:" in peer.messages()
+
+
+async def test_urgent_speech_over_the_greeting_escalates_with_the_phrase(worker, sipp, english, tmp_path, speech_kit):
+    voice = speech_kit.prompts("en_US-joe-medium").synthesizer
+    speech = voice.render("They told me to keep it secret and I am really very scared.", TELEPHONE_RATE)
+    write_ulaw_wav(tmp_path / "urgent.wav", speech)
+    peer = sipp("answer_then_speak", tmp_path / "urgent.wav")
+    result = await worker.call(peer.uri, english, recording_name="urgent")
+    assert result.answered and result.sip_status == 200
+    assert result.outcome == "escalated"
+    assert result.escalation["reason"] == "urgent_speech" and "keep it secret" in result.escalation["phrase"]
+    speakers = [line["speaker"] for line in result.transcript]
+    assert speakers == ["robot", "callee", "robot"]
+    # The callee spoke 2 s after answering, over the greeting: the robot was cut off and
+    # the urgent phrase was acted on about 2-4 s into the call, not after the greeting.
+    assert 2.0 < result.transcript[1]["at_seconds"] < 5.0
+    assert peer.finish() == 0  # the robot hung up with BYE
+    with wave.open(result.recording) as recording:
+        assert recording.getframerate() == TELEPHONE_RATE
+        assert recording.getnframes() / TELEPHONE_RATE > 3.0
+
+
+async def test_answer_then_silence_ends_with_no_input(worker, sipp, tmp_path):
+    script_path = tmp_path / "short.yaml"
+    script_path.write_text(SHORT_SCRIPT)
+    write_ulaw_wav(tmp_path / "quiet.wav", silence(0.5, TELEPHONE_RATE))
+    peer = sipp("answer_then_speak", tmp_path / "quiet.wav")
+    result = await worker.call(peer.uri, load_script(script_path).script)
+    assert result.answered and result.outcome == "no_input"
+    robot_lines = [line["text"] for line in result.transcript if line["speaker"] == "robot"]
+    assert robot_lines == ["Hello?", "Are you there?"]
+    assert peer.finish() == 0
+
+
+async def test_dial_uri_from_the_template(worker):
+    assert worker.config.dial_uri("13800138000") == "sip:13800138000@127.0.0.1:5060"
+    assert worker.config.dial_uri("sip:a@b") == "sip:a@b"
