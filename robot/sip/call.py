@@ -197,18 +197,21 @@ class CallSession:
         self.headers = dict(headers or {})
         self.recording_path = recording_path
         self.prompts = speech.prompts(script.meta.voice)
-        self.recognizer = speech.recognizer(script.meta.language.value)
+        self.speech = speech
+        self.language = script.meta.language.value
+        self.stream = speech.take_stream(self.language)
         self.sip_call: _SipCall | None = None  # touched only on the pjsua thread
         self.rx_frames: deque[bytes] | None = None  # the callee's audio, filled by the media thread
         self.status: int | None = None
         self._confirmed = asyncio.Event()
         self._ended = asyncio.Event()
+        self._aborted = asyncio.Event()
         self._media = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.clock = AudioClock()
         self.engine = DialogEngine(script, variables=self.variables, clock=self.clock, on_event=self._dialog_event)
         self.listener = CallListener(
-            self.engine, self.recognizer, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt
+            self.engine, self.stream, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt
         )
         self.speaker = Speaker(self)
 
@@ -247,6 +250,10 @@ class CallSession:
         task.add_done_callback(self._tasks.discard)
 
     # -- the call ------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Stop this call now (the worker is shutting down): hang up, outcome `interrupted`."""
+        self._aborted.set()
 
     def _dial(self) -> None:
         call = _SipCall(self)
@@ -298,16 +305,22 @@ class CallSession:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.thread.run_in_thread(self._release)
+            self.speech.return_stream(self.language, self.stream)
         return self._result(answered, time.monotonic() - started)
 
     async def _wait_for_answer(self) -> bool:
         confirmed = asyncio.create_task(self._confirmed.wait())
         ended = asyncio.create_task(self._ended.wait())
-        done, pending = await asyncio.wait({confirmed, ended}, timeout=self.config.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+        aborted = asyncio.create_task(self._aborted.wait())
+        done, pending = await asyncio.wait(
+            {confirmed, ended, aborted}, timeout=self.config.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
         for task in pending:
             task.cancel()
         if confirmed in done:
             return True
+        if aborted in done:
+            return False
         if not done:  # ring timeout: CANCEL
             self.status = self.status if self.status and self.status >= 300 else None
             await self.thread.run_in_thread(self._hangup)
@@ -324,11 +337,13 @@ class CallSession:
             await self._listen_for_hello()
             await self.engine.start()
             deadline = time.monotonic() + self.config.max_call_seconds
-            while not self._ended.is_set() and time.monotonic() < deadline:
+            while not self._ended.is_set() and not self._aborted.is_set() and time.monotonic() < deadline:
                 if self.engine.finished and not self.speaker.busy:
                     break
                 await asyncio.sleep(FRAME_SECONDS)
-            if self._ended.is_set() and not self.engine.finished:
+            if self._aborted.is_set():
+                pass  # the result says interrupted; the dialog did not finish
+            elif self._ended.is_set() and not self.engine.finished:
                 await self.engine.callee_hung_up()
             elif self.engine.finished:
                 await self.speaker.drain(30)
@@ -358,7 +373,10 @@ class CallSession:
             await asyncio.sleep(FRAME_SECONDS)
 
     def _result(self, answered: bool, duration: float) -> CallResult:
-        if answered:
+        if self._aborted.is_set() and not self.engine.finished:
+            call_outcome = CallOutcome.INTERRUPTED
+            outcome = call_outcome.value
+        elif answered:
             call_outcome = CallOutcome.ANSWERED
             outcome = self.engine.outcome.value if self.engine.outcome else "refused"
         elif self._timed_out:

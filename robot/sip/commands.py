@@ -62,5 +62,5 @@ def _call(args: argparse.Namespace) -> int:
 
 
 async def _place(config: SipConfig, speech: SpeechKit, target: str, script: Script, variables: dict[str, str]) -> CallResult:
-    async with CallWorker(config, speech) as worker:
+    async with CallWorker(config, speech, languages=(script.meta.language.value,)) as worker:
         return await worker.call(target, script, variables=variables)

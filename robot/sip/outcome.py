@@ -17,6 +17,8 @@ class CallOutcome(StrEnum):
     """A trunk or transport fault: retryable, and not the callee's doing."""
     ANSWERED = "answered"
     """The call was answered; the dialog's outcome says how it went."""
+    INTERRUPTED = "interrupted"
+    """The robot stopped the call itself (shutdown); the warning goes back in the queue."""
 
     @property
     def retryable_fault(self) -> bool:

@@ -17,23 +17,43 @@ from .endpoint import MAX_CALLS_PER_PROCESS, PjsuaThread
 class CallWorker:
     """`async with CallWorker(config, speech) as worker: result = await worker.call(...)`."""
 
-    def __init__(self, config: SipConfig, speech: SpeechKit) -> None:
+    def __init__(self, config: SipConfig, speech: SpeechKit, *, languages: tuple[str, ...] = ()) -> None:
         self.config = config
         self.speech = speech
+        self.languages = languages
         self._slots = asyncio.Semaphore(MAX_CALLS_PER_PROCESS)
         self._thread: PjsuaThread | None = None
+        self._sessions: set[CallSession] = set()
+        self._finished = asyncio.Condition()
         self.local_address = ""
 
     async def __aenter__(self) -> CallWorker:
+        for language in self.languages:  # before any call: see SpeechKit.warm
+            self.speech.warm(language, MAX_CALLS_PER_PROCESS)
         self._thread = PjsuaThread(self.config, asyncio.get_running_loop())
         self._thread.start()
         self.local_address = await self._thread.ready
         return self
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.shutdown()
+
+    async def shutdown(self, drain_seconds: float = 0.0) -> None:
+        """Let active calls finish for up to `drain_seconds`, hang up the rest, stop SIP."""
+        async with self._finished:
+            try:
+                await asyncio.wait_for(self._finished.wait_for(lambda: not self._sessions), drain_seconds)
+            except TimeoutError:
+                for session in list(self._sessions):
+                    session.abort()
+                await self._finished.wait_for(lambda: not self._sessions)
         if self._thread is not None:
             await self._thread.stop()
             self._thread = None
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._sessions)
 
     @property
     def free_slots(self) -> int:
@@ -58,4 +78,10 @@ class CallWorker:
                 self._thread, self.speech, self.config, script,
                 target=target, variables=variables, headers=headers, recording_path=recording,
             )
-            return await session.run()
+            self._sessions.add(session)
+            try:
+                return await session.run()
+            finally:
+                async with self._finished:
+                    self._sessions.discard(session)
+                    self._finished.notify_all()

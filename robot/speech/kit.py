@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import SpeechSettings
-from .asr import SpeechRecognizer, recognizer_from_catalog
+from .asr import RecognizerStream, SpeechRecognizer, recognizer_from_catalog
 from .catalog import Catalog
 from .error import SpeechError
 from .prompts import PromptCache
@@ -17,6 +17,7 @@ class SpeechKit:
         self._deterministic = deterministic_voices
         self._caches: dict[str, PromptCache] = {}
         self._recognizers: dict[str, SpeechRecognizer] = {}
+        self._idle_streams: dict[str, list[RecognizerStream]] = {}
 
     def prompts(self, voice_id: str) -> PromptCache:
         if voice_id not in self._caches:
@@ -31,3 +32,21 @@ class SpeechKit:
                 raise SpeechError("no_recognizer", f"no recogniser is configured for {language}")
             self._recognizers[language] = recognizer_from_catalog(self.catalog, model_id)
         return self._recognizers[language]
+
+    # Opening a stream can be slow C work that holds the GIL (a PocketSphinx decoder: about
+    # 0.35 s), which would stall the SIP thread of calls already in progress. Streams are
+    # therefore opened when the worker starts and reused from call to call.
+
+    def warm(self, language: str, streams: int) -> None:
+        idle = self._idle_streams.setdefault(language, [])
+        while len(idle) < streams:
+            idle.append(self.recognizer(language).stream())
+
+    def take_stream(self, language: str) -> RecognizerStream:
+        idle = self._idle_streams.setdefault(language, [])
+        return idle.pop() if idle else self.recognizer(language).stream()
+
+    def return_stream(self, language: str, stream: RecognizerStream) -> None:
+        stream.finish()  # drop any half-heard utterance
+        stream.set_grammar(None)
+        self._idle_streams.setdefault(language, []).append(stream)

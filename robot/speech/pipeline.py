@@ -22,7 +22,7 @@ from ..clock import Clock
 from ..dialog.engine import DialogEngine
 from ..dialog.events import DialogEvent, Listening, Say
 from ..dialog.matcher import Match
-from .asr import Hypothesis, SpeechRecognizer
+from .asr import Hypothesis, RecognizerStream
 from .vad import EndpointSettings, SpeechDetector, VadEvent, VoiceActivity
 
 
@@ -61,7 +61,7 @@ class CallListener:
     def __init__(
         self,
         engine: DialogEngine,
-        recognizer: SpeechRecognizer,
+        stream: RecognizerStream,
         detector: SpeechDetector,
         clock: AudioClock,
         *,
@@ -73,7 +73,7 @@ class CallListener:
         self.settings = settings or ListenerSettings()
         self.clock = clock
         self.vad = VoiceActivity(detector, self.settings.endpoint)
-        self.stream = recognizer.stream()
+        self.stream = stream
         self.marks: list[Mark] = []
         self._interrupt = interrupt or (lambda reason: None)
         self._executor = executor

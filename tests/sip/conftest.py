@@ -94,5 +94,5 @@ def loopback_config(**changes) -> SipConfig:  # type: ignore[no-untyped-def]
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def worker(speech_kit, tmp_path_factory):
     config = loopback_config(recordings_dir=tmp_path_factory.mktemp("recordings"))
-    async with CallWorker(config, speech_kit) as running:
+    async with CallWorker(config, speech_kit, languages=("en-US",)) as running:
         yield running

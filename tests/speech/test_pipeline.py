@@ -26,7 +26,7 @@ async def listener_for(script, recognizer):
     holder: dict[str, CallListener] = {}
     engine = DialogEngine(script, clock=clock, on_event=lambda event: holder["l"].dialog_event(event))
     listener = CallListener(
-        engine, recognizer, WebRtcSpeechDetector(), clock, interrupt=lambda reason: interrupts.append((clock.now(), reason))
+        engine, recognizer.stream(), WebRtcSpeechDetector(), clock, interrupt=lambda reason: interrupts.append((clock.now(), reason))
     )
     holder["l"] = listener
     await engine.start()
