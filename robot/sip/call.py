@@ -27,7 +27,7 @@ from ..speech.vad import VoiceActivity, WebRtcSpeechDetector
 from .config import SipConfig
 from .endpoint import PjsuaThread
 from .media import PromptPlayer, ReceivePort, audio_format
-from .outcome import CallOutcome, outcome_for_status
+from .outcome import AnnouncementSpotter, CallOutcome, outcome_for_status
 
 _LOGGER = logging.getLogger(__name__)
 FRAME_SECONDS = 0.02
@@ -187,8 +187,10 @@ class CallSession:
         variables: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         recording_path: Path | None = None,
+        ring_timeout_seconds: float | None = None,
     ) -> None:
         self.thread = thread
+        self.ring_timeout_seconds = ring_timeout_seconds or config.ring_timeout_seconds
         self.config = config
         self.script = script
         self.target = target
@@ -208,6 +210,8 @@ class CallSession:
         self._aborted = asyncio.Event()
         self._media = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.announcement: CallOutcome | None = None
+        self._spotter = AnnouncementSpotter(self.language)
         self.clock = AudioClock()
         self.engine = DialogEngine(script, variables=self.variables, clock=self.clock, on_event=self._dialog_event)
         self.listener = CallListener(
@@ -228,6 +232,8 @@ class CallSession:
     def _on_media(self, frames: deque[bytes]) -> None:
         self.rx_frames = frames
         self._media.set()
+        if not self._confirmed.is_set():  # early media: maybe a carrier announcement
+            self._spawn(self._listen_to_early_media())
 
     def _on_dtmf(self, digit: str) -> None:
         if self._confirmed.is_set():
@@ -313,7 +319,7 @@ class CallSession:
         ended = asyncio.create_task(self._ended.wait())
         aborted = asyncio.create_task(self._aborted.wait())
         done, pending = await asyncio.wait(
-            {confirmed, ended, aborted}, timeout=self.config.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+            {confirmed, ended, aborted}, timeout=self.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
         )
         for task in pending:
             task.cancel()
@@ -332,9 +338,11 @@ class CallSession:
     async def _converse(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._media.wait(), 5)
+        await self._listen_for_hello()  # reads the received frames itself, before the pump
+        if self.announcement is not None or self._ended.is_set():
+            return
         pump = asyncio.create_task(self._pump_frames())
         try:
-            await self._listen_for_hello()
             await self.engine.start()
             deadline = time.monotonic() + self.config.max_call_seconds
             while not self._ended.is_set() and not self._aborted.is_set() and time.monotonic() < deadline:
@@ -356,14 +364,41 @@ class CallSession:
         """No robot audio before the callee has had a moment to say 喂/hello."""
         activity = VoiceActivity(WebRtcSpeechDetector())
         heard = 0.0
-        while heard < HELLO_MAX_SECONDS and not self._ended.is_set():
-            frames = self.rx_frames
-            while frames and heard < HELLO_MAX_SECONDS:
-                activity.process(frames.popleft())
-                heard += FRAME_SECONDS
-            if heard >= self.config.hello_listen_seconds and not activity.endpointer.in_speech:
-                return
-            await asyncio.sleep(FRAME_SECONDS)
+        try:
+            while heard < HELLO_MAX_SECONDS and not self._ended.is_set() and self.announcement is None:
+                frames = self.rx_frames
+                while frames and heard < HELLO_MAX_SECONDS and self.announcement is None:
+                    frame = frames.popleft()
+                    activity.process(frame)
+                    await self._hear(frame)  # an announcement can also come just after answer
+                    heard += FRAME_SECONDS
+                if heard >= self.config.hello_listen_seconds and not activity.endpointer.in_speech:
+                    return
+                await asyncio.sleep(FRAME_SECONDS)
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, self.stream.finish)
+
+    async def _hear(self, frame: bytes) -> CallOutcome | None:
+        """Feed the recogniser; a carrier announcement ends the call with its outcome."""
+        loop = asyncio.get_running_loop()
+        hypothesis = await loop.run_in_executor(None, self.stream.feed, frame)
+        if hypothesis is None:
+            return None
+        found = self._spotter.spot(hypothesis.text)
+        if found is not None and self.announcement is None:
+            self.announcement = found
+            _LOGGER.info("call %s: carrier announcement %r: %s", mask_phone(self.target), hypothesis.text, found)
+            await self.thread.run_in_thread(self._hangup)
+        return found
+
+    async def _listen_to_early_media(self) -> None:
+        try:
+            while not self._confirmed.is_set() and not self._ended.is_set() and self.announcement is None:
+                while self.rx_frames and not self._confirmed.is_set() and self.announcement is None:
+                    await self._hear(self.rx_frames.popleft())
+                await asyncio.sleep(FRAME_SECONDS)
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, self.stream.finish)
 
     async def _pump_frames(self) -> None:
         while True:
@@ -373,7 +408,10 @@ class CallSession:
             await asyncio.sleep(FRAME_SECONDS)
 
     def _result(self, answered: bool, duration: float) -> CallResult:
-        if self._aborted.is_set() and not self.engine.finished:
+        if self.announcement is not None:
+            call_outcome = self.announcement
+            outcome = call_outcome.value
+        elif self._aborted.is_set() and not self.engine.finished:
             call_outcome = CallOutcome.INTERRUPTED
             outcome = call_outcome.value
         elif answered:

@@ -6,7 +6,7 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..dialog.loader import ScriptError, read_yaml, schema_problems
 
@@ -84,11 +84,12 @@ class SipConfig(_Model):
     human_queue_uri: str | None = Field(default=None, description="Where live escalations are dialled")
     recordings_dir: Path | None = Field(default=None, description="Record answered calls here; omit to switch off")
 
-    @model_validator(mode="after")
-    def _template(self) -> SipConfig:
-        if "{phone}" not in self.dial_template:
+    @field_validator("dial_template")
+    @classmethod
+    def _template(cls, template: str) -> str:
+        if "{phone}" not in template:
             raise ValueError("dial_template must contain {phone}")
-        return self
+        return template
 
     def dial_uri(self, target: str) -> str:
         """A `sip:` URI is dialled as it is; anything else is a phone number for the template."""

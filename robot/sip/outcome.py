@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ..dialog.const import Language
+from ..dialog.matcher import IntentMatcher
+from ..dialog.schema import Intent
+
 
 class CallOutcome(StrEnum):
     """How a call attempt ended before (or instead of) a conversation."""
@@ -54,3 +58,19 @@ ANNOUNCEMENTS: dict[str, dict[CallOutcome, list[str]]] = {
         CallOutcome.BUSY: ["is busy", "on another call", "line is busy"],
     },
 }
+
+
+class AnnouncementSpotter:
+    """Recognises a carrier announcement in recogniser output, as a call outcome."""
+
+    def __init__(self, language: str) -> None:
+        table = ANNOUNCEMENTS.get(language, {})
+        intents = {outcome.value: Intent(phrases=phrases, negatable=False) for outcome, phrases in table.items()}
+        self._matcher = IntentMatcher(intents, Language(language)) if intents else None
+        self._order = list(intents)
+
+    def spot(self, text: str) -> CallOutcome | None:
+        if self._matcher is None or not text:
+            return None
+        match = self._matcher.match_text(text, self._order)
+        return CallOutcome(match.intent) if match else None

@@ -67,6 +67,7 @@ class CallWorker:
         variables: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         recording_name: str | None = None,
+        ring_timeout_seconds: float | None = None,
     ) -> CallResult:
         assert self._thread is not None, "use the worker as an async context manager"
         recording = None
@@ -77,6 +78,7 @@ class CallWorker:
             session = CallSession(
                 self._thread, self.speech, self.config, script,
                 target=target, variables=variables, headers=headers, recording_path=recording,
+                ring_timeout_seconds=ring_timeout_seconds,
             )
             self._sessions.add(session)
             try:

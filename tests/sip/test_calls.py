@@ -102,3 +102,24 @@ async def test_answer_then_silence_ends_with_no_input(worker, sipp, tmp_path):
 async def test_dial_uri_from_the_template(worker):
     assert worker.config.dial_uri("13800138000") == "sip:13800138000@127.0.0.1:5060"
     assert worker.config.dial_uri("sip:a@b") == "sip:a@b"
+
+
+@pytest.mark.parametrize(
+    ("announcement", "outcome"),
+    [
+        ("Sorry, the phone you are calling is switched off.", CallOutcome.UNREACHABLE),
+        ("The number you have dialled cannot be reached at the moment.", CallOutcome.UNREACHABLE),
+        ("The number you have dialled does not exist. Please check the number and dial again.", CallOutcome.INVALID_NUMBER),
+    ],
+)
+async def test_carrier_announcement_in_early_media(worker, sipp, english, tmp_path, speech_kit, announcement, outcome):
+    voice = speech_kit.prompts("en_US-joe-medium").synthesizer
+    write_ulaw_wav(tmp_path / "announcement.wav", voice.render(announcement, TELEPHONE_RATE))
+    peer = sipp("early_announcement", tmp_path / "announcement.wav")
+    result = await worker.call(peer.uri, english, ring_timeout_seconds=10)
+    assert result.call_outcome is outcome and result.outcome == outcome.value
+    assert not result.answered and result.transcript == []
+    assert result.duration_seconds < 8  # recognised while it played, not at a ring timeout
+    assert peer.finish() == 0
+    assert "CANCEL sip:" in peer.messages()
+
