@@ -303,15 +303,19 @@ class CallSession:
             if answered:
                 await self._converse()
         finally:
-            with contextlib.suppress(Exception):
-                await self.thread.run_in_thread(self._hangup)
-                await asyncio.wait_for(self._ended.wait(), 5)
-            await self.speaker.interrupt()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self.thread.run_in_thread(self._release)
-            self.speech.return_stream(self.language, self.stream)
+            try:
+                with contextlib.suppress(Exception):
+                    await self.thread.run_in_thread(self._hangup)
+                    await asyncio.wait_for(self._ended.wait(), 5)
+                with contextlib.suppress(Exception):
+                    await self.speaker.interrupt()
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            finally:
+                # Always: pjsua2 objects must die on the pjsua thread, whatever happened.
+                await self.thread.run_in_thread(self._release)
+                self.speech.return_stream(self.language, self.stream)
         return self._result(answered, time.monotonic() - started)
 
     async def _wait_for_answer(self) -> bool:

@@ -15,6 +15,7 @@ from ..dialog.loader import ScriptError, load_script
 from ..dialog.schema import Script
 from ..speech.error import SpeechError
 from ..speech.kit import SpeechKit
+from ..speech.prompts import script_sentences
 from .call import CallResult
 from .config import SipConfig, load_sip_config
 from .endpoint import SipError
@@ -62,5 +63,7 @@ def _call(args: argparse.Namespace) -> int:
 
 
 async def _place(config: SipConfig, speech: SpeechKit, target: str, script: Script, variables: dict[str, str]) -> CallResult:
+    # Every static prompt is rendered before dialling, so the call never waits on synthesis.
+    await speech.prompts(script.meta.voice).render_all(script_sentences(script))
     async with CallWorker(config, speech, languages=(script.meta.language.value,)) as worker:
         return await worker.call(target, script, variables=variables)

@@ -165,14 +165,18 @@ class PjsuaThread(threading.Thread):
         account.create(account_config)
         self.account = account
 
-    def _destroy(self) -> None:
-        # Python wrappers first, or libDestroy asserts in pjsua_call_set_user_data.
+    def _hang_up_owned(self) -> None:
+        """In its own function, so no loop variable keeps a Call alive past libDestroy."""
         for owned in list(self.owned):
             try:
                 if isinstance(owned, pj.Call) and owned.isActive():
                     owned.hangup(pj.CallOpParam())
             except pj.Error:
                 pass
+
+    def _destroy(self) -> None:
+        # Python wrappers first, or libDestroy asserts in pjsua_call_set_user_data.
+        self._hang_up_owned()
         if self.endpoint is not None:
             for _ in range(20):
                 self.endpoint.libHandleEvents(10)

@@ -15,6 +15,8 @@ import pjsua2 as pj
 
 FRAME_MS = 20
 RATE = 8000
+FRAME_BYTES = RATE * FRAME_MS // 1000 * 2
+SILENT_FRAME = bytes(FRAME_BYTES)
 
 
 def audio_format() -> pj.MediaFormatAudio:
@@ -43,7 +45,9 @@ class ReceivePort(pj.AudioMediaPort):
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name
         if len(self.frames) == self.frames.maxlen:
             self.dropped += 1
-        self.frames.append(bytes(frame.buf))
+        data = bytes(frame.buf)
+        # A tick with no audio still lasts 20 ms: keep audio time exact with silence.
+        self.frames.append(data if len(data) == FRAME_BYTES else SILENT_FRAME)
         self.received += 1
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name
