@@ -26,6 +26,7 @@ from ..speech.pipeline import AudioClock, CallListener
 from ..speech.vad import VoiceActivity, WebRtcSpeechDetector
 from .config import SipConfig
 from .endpoint import PjsuaThread
+from .handoff import call_back_text, whisper_text
 from .media import PromptPlayer, ReceivePort, audio_format
 from .outcome import AnnouncementSpotter, CallOutcome, outcome_for_status
 
@@ -51,10 +52,15 @@ class CallResult(BaseModel):
     escalation: dict[str, Any] | None
     recording: str | None
     path: list[str]
+    handoff: dict[str, Any] | None = None
+    """For a live escalation: the officer leg's URI, whether it answered, and how long the
+    callee and the officer were bridged."""
 
 
 class _SipCall(pj.Call):
     """pjsua2's call object; lives on the pjsua thread and reports to the session."""
+
+    leg = "callee"
 
     def __init__(self, session: CallSession) -> None:
         assert session.thread.account is not None
@@ -70,7 +76,7 @@ class _SipCall(pj.Call):
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         info = self.getInfo()
-        self.session.thread.post(self.session._on_state, info.state, info.lastStatusCode)
+        self.session.thread.post(self.session._on_state, self.leg, info.state, info.lastStatusCode)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         info = self.getInfo()
@@ -80,14 +86,23 @@ class _SipCall(pj.Call):
                 self.port = ReceivePort()
                 self.port.createPort(f"rx{self.getId()}", audio_format())
                 self.audio.startTransmit(self.port)
-                if self.session.recording_path is not None:
+                if self.session.recording_path is not None and self.leg == "callee":
                     self.recorder = pj.AudioMediaRecorder()
                     self.recorder.createRecorder(str(self.session.recording_path))
                     self.audio.startTransmit(self.recorder)
-                self.session.thread.post(self.session._on_media, self.port.frames)
+                self.session.thread.post(self.session._on_media, self.leg, self.port.frames)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         self.session.thread.post(self.session._on_dtmf, prm.digit)
+
+
+class _OfficerCall(_SipCall):
+    """The second leg of a live hand-off; no recording, no announcements."""
+
+    leg = "officer"
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+        pass
 
 
 class Speaker:
@@ -188,8 +203,10 @@ class CallSession:
         headers: Mapping[str, str] | None = None,
         recording_path: Path | None = None,
         ring_timeout_seconds: float | None = None,
+        human_queue_uri: str | None = None,
     ) -> None:
         self.thread = thread
+        self.human_queue_uri = human_queue_uri or config.human_queue_uri
         self.ring_timeout_seconds = ring_timeout_seconds or config.ring_timeout_seconds
         self.config = config
         self.script = script
@@ -203,6 +220,12 @@ class CallSession:
         self.language = script.meta.language.value
         self.stream = speech.take_stream(self.language)
         self.sip_call: _SipCall | None = None  # touched only on the pjsua thread
+        self.officer_call: _OfficerCall | None = None  # likewise
+        self.warning_id = str(self.headers.get("X-Warning-Id", ""))
+        self.handoff: dict[str, Any] | None = None
+        self._officer_confirmed = asyncio.Event()
+        self._officer_ended = asyncio.Event()
+        self._officer_status: int | None = None
         self.rx_frames: deque[bytes] | None = None  # the callee's audio, filled by the media thread
         self.status: int | None = None
         self._confirmed = asyncio.Event()
@@ -221,7 +244,14 @@ class CallSession:
 
     # -- callbacks posted from the pjsua thread ------------------------------------------
 
-    def _on_state(self, state: int, status: int) -> None:
+    def _on_state(self, leg: str, state: int, status: int) -> None:
+        if leg == "officer":
+            self._officer_status = status or self._officer_status
+            if state == pj.PJSIP_INV_STATE_CONFIRMED:
+                self._officer_confirmed.set()
+            elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._officer_ended.set()
+            return
         if status:
             self.status = status
         if state == pj.PJSIP_INV_STATE_CONFIRMED:
@@ -229,7 +259,9 @@ class CallSession:
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._ended.set()
 
-    def _on_media(self, frames: deque[bytes]) -> None:
+    def _on_media(self, leg: str, frames: deque[bytes]) -> None:
+        if leg == "officer":
+            return
         self.rx_frames = frames
         self._media.set()
         if not self._confirmed.is_set():  # early media: maybe a carrier announcement
@@ -282,6 +314,7 @@ class CallSession:
             call.hangup(pj.CallOpParam())
 
     def _release(self) -> None:
+        self._release_officer()
         call, self.sip_call = self.sip_call, None
         if call is None:
             return
@@ -359,6 +392,9 @@ class CallSession:
                 await self.engine.callee_hung_up()
             elif self.engine.finished:
                 await self.speaker.drain(30)
+                escalation = self.engine.escalation
+                if escalation is not None and escalation.mode.value == "live" and not self._ended.is_set():
+                    await self._hand_off(escalation.phrase or "")
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -411,6 +447,125 @@ class CallSession:
                 await self.listener.feed(frames.popleft())
             await asyncio.sleep(FRAME_SECONDS)
 
+    # -- live hand-off ------------------------------------------------------------------
+
+    def _dial_officer(self, uri: str) -> None:
+        call = _OfficerCall(self)
+        self.thread.owned.add(call)
+        self.officer_call = call
+        parameters = pj.CallOpParam(True)
+        for name, value in {"X-Warning-Id": self.warning_id, "X-Robot-Handoff": "live"}.items():
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            parameters.txOption.headers.append(header)
+        call.makeCall(uri, parameters)
+
+    def _bridge(self) -> bool:
+        callee, officer = self.sip_call, self.officer_call
+        if callee is None or officer is None or callee.audio is None or officer.audio is None:
+            return False
+        if not (callee.isActive() and officer.isActive()):  # someone hung up during the whisper
+            return False
+        callee.audio.startTransmit(officer.audio)
+        officer.audio.startTransmit(callee.audio)
+        if callee.recorder is not None:  # the recording keeps the officer's side too
+            officer.audio.startTransmit(callee.recorder)
+        return True
+
+    def _hang_up_officer(self) -> None:
+        if self.officer_call is not None and self.officer_call.isActive():
+            self.officer_call.hangup(pj.CallOpParam())
+
+    def _release_officer(self) -> None:
+        officer, self.officer_call = self.officer_call, None
+        if officer is None:
+            return
+        if officer.port is not None and officer.audio is not None:
+            with contextlib.suppress(pj.Error):
+                officer.audio.stopTransmit(officer.port)
+        officer.players.clear()
+        officer.port = officer.audio = None
+        self.thread.owned.discard(officer)
+
+    async def _play_to_officer(self, text: str) -> None:
+        """The whisper: only the officer hears it."""
+        loop = asyncio.get_running_loop()
+        async for path in self.prompts.prompt(text):
+            ended: asyncio.Future[None] = loop.create_future()
+
+            def finished(future: asyncio.Future[None] = ended) -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            def start(path: Path = path) -> int | None:
+                officer = self.officer_call
+                if officer is None or officer.audio is None:
+                    return None
+                player = PromptPlayer(path, lambda: self.thread.post(finished))
+                player.startTransmit(officer.audio)
+                officer.next_token += 1
+                officer.players[officer.next_token] = player
+                return officer.next_token
+
+            token = await self.thread.run_in_thread(start)
+            if token is None:
+                return
+            officer_gone = asyncio.ensure_future(self._officer_ended.wait())
+            waiters: set[asyncio.Future[Any]] = {ended, officer_gone}
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            officer_gone.cancel()
+
+            def stop(token: int = token) -> None:
+                if self.officer_call is not None:
+                    self.officer_call.players.pop(token, None)
+
+            await self.thread.run_in_thread(stop)
+            if self._officer_ended.is_set():
+                return
+
+    async def _hand_off(self, phrase: str) -> None:
+        uri = self.human_queue_uri
+        self.handoff = {"officer_uri": uri, "answered": False, "bridged_seconds": 0.0}
+        if uri:
+            await self.thread.run_in_thread(lambda: self._dial_officer(uri))
+            answered = asyncio.ensure_future(self._officer_confirmed.wait())
+            ended = asyncio.ensure_future(self._officer_ended.wait())
+            gone = asyncio.ensure_future(self._ended.wait())
+            await asyncio.wait({answered, ended, gone}, timeout=self.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for task in (answered, ended, gone):
+                task.cancel()
+        if self._officer_confirmed.is_set() and not self._officer_ended.is_set() and not self._ended.is_set():
+            self.handoff["answered"] = True
+            await self._play_to_officer(
+                whisper_text(
+                    self.language,
+                    warning_id=self.warning_id,
+                    fraud_type_label=self.engine.variables.get("fraud_type_label", ""),
+                    phrase=phrase,
+                )
+            )
+            if await self.thread.run_in_thread(self._bridge):
+                _LOGGER.info("call %s: bridged to an officer", mask_phone(self.target))
+                bridged_at = time.monotonic()
+                either_hung_up: set[asyncio.Future[Any]] = {
+                    asyncio.ensure_future(self._ended.wait()),
+                    asyncio.ensure_future(self._officer_ended.wait()),
+                }
+                _, pending = await asyncio.wait(
+                    either_hung_up, timeout=self.config.max_call_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in pending:
+                    waiter.cancel()
+                self.handoff["bridged_seconds"] = round(time.monotonic() - bridged_at, 2)
+                await self.thread.run_in_thread(self._hang_up_officer)
+                return
+        # No officer: promise a call-back, and the escalation becomes a ticket.
+        await self.thread.run_in_thread(self._hang_up_officer)
+        if not self._ended.is_set():
+            self.speaker.say(call_back_text(self.language))
+            await asyncio.sleep(FRAME_SECONDS)
+            await self.speaker.drain(30)
+
     def _result(self, answered: bool, duration: float) -> CallResult:
         if self.announcement is not None:
             call_outcome = self.announcement
@@ -429,11 +584,10 @@ class CallSession:
             outcome = call_outcome.value
         escalation = None
         if self.engine.escalation is not None:
-            escalation = {
-                "reason": self.engine.escalation.reason.value,
-                "phrase": self.engine.escalation.phrase,
-                "mode": self.engine.escalation.mode.value,
-            }
+            mode = self.engine.escalation.mode.value
+            if mode == "live" and not (self.handoff and self.handoff["bridged_seconds"] > 0):
+                mode = "ticket"  # no officer was reached: an officer calls back
+            escalation = {"reason": self.engine.escalation.reason.value, "phrase": self.engine.escalation.phrase, "mode": mode}
         recorded = self.recording_path if answered and self.recording_path and self.recording_path.exists() else None
         return CallResult(
             outcome=outcome,
@@ -445,4 +599,5 @@ class CallSession:
             escalation=escalation,
             recording=str(recorded) if recorded else None,
             path=list(self.engine.path),
+            handoff=self.handoff,
         )

@@ -68,6 +68,7 @@ class CallWorker:
         headers: Mapping[str, str] | None = None,
         recording_name: str | None = None,
         ring_timeout_seconds: float | None = None,
+        human_queue_uri: str | None = None,
     ) -> CallResult:
         assert self._thread is not None, "use the worker as an async context manager"
         recording = None
@@ -78,7 +79,7 @@ class CallWorker:
             session = CallSession(
                 self._thread, self.speech, self.config, script,
                 target=target, variables=variables, headers=headers, recording_path=recording,
-                ring_timeout_seconds=ring_timeout_seconds,
+                ring_timeout_seconds=ring_timeout_seconds, human_queue_uri=human_queue_uri,
             )
             self._sessions.add(session)
             try:

@@ -88,7 +88,8 @@ def speech_kit(tmp_path_factory) -> SpeechKit:
 
 
 def loopback_config(**changes) -> SipConfig:  # type: ignore[no-untyped-def]
-    return LOOPBACK_DEFAULT.model_copy(update={"ring_timeout_seconds": 3.0, "hello_listen_seconds": 0.5, **changes})
+    changes = {"ring_timeout_seconds": 3.0, "hello_listen_seconds": 0.5, "max_call_seconds": 60.0, **changes}
+    return LOOPBACK_DEFAULT.model_copy(update=changes)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -123,3 +123,33 @@ async def test_carrier_announcement_in_early_media(worker, sipp, english, tmp_pa
     assert peer.finish() == 0
     assert "CANCEL sip:" in peer.messages()
 
+
+
+async def test_live_hand_off_whispers_to_the_officer_and_bridges(worker, sipp, english, tmp_path, speech_kit):
+    voice = speech_kit.prompts("en_US-joe-medium").synthesizer
+    write_ulaw_wav(tmp_path / "urgent.wav", voice.render("They told me to keep it secret and I am really very scared.", TELEPHONE_RATE))
+    callee = sipp("answer_then_speak", tmp_path / "urgent.wav")
+    officer = sipp("officer_answers")
+    result = await worker.call(
+        callee.uri, english, headers={"X-Warning-Id": "W-2026-0042"}, human_queue_uri=officer.uri,
+        variables={"fraud_type_label": "an investment scam"},
+    )
+    assert result.outcome == "escalated"
+    assert result.escalation["mode"] == "live" and "keep it secret" in result.escalation["phrase"]
+    assert result.handoff["answered"] and result.handoff["officer_uri"] == officer.uri
+    assert 1.0 < result.handoff["bridged_seconds"] < 14.0  # the officer hung up 14 s after answering
+    assert officer.finish() == 0 and callee.finish() == 0  # officer's BYE; then the robot's BYE to the callee
+    invite = officer.messages()
+    assert "X-Warning-Id: W-2026-0042" in invite and "X-Robot-Handoff: live" in invite
+
+
+async def test_hand_off_falls_back_to_a_call_back_ticket(worker, sipp, english, tmp_path, speech_kit):
+    voice = speech_kit.prompts("en_US-joe-medium").synthesizer
+    write_ulaw_wav(tmp_path / "urgent.wav", voice.render("They told me to keep it secret and I am really very scared.", TELEPHONE_RATE))
+    callee = sipp("answer_then_speak", tmp_path / "urgent.wav")
+    officer = sipp("busy")
+    result = await worker.call(callee.uri, english, human_queue_uri=officer.uri)
+    assert result.outcome == "escalated"
+    assert result.escalation["mode"] == "ticket"  # no officer reached: an officer calls back
+    assert result.handoff == {"officer_uri": officer.uri, "answered": False, "bridged_seconds": 0.0}
+    assert callee.finish() == 0 and officer.finish() == 0
