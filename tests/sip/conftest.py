@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from robot.config import SpeechSettings
-from robot.sip.config import LOOPBACK_DEFAULT, SipConfig
+from robot.sip.config import LOOPBACK_DEFAULT, CallerId, SipConfig
 from robot.sip.worker import CallWorker
 from robot.speech.kit import SpeechKit
 from tests.conftest import REPO
@@ -94,6 +94,9 @@ def loopback_config(**changes) -> SipConfig:  # type: ignore[no-untyped-def]
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def worker(speech_kit, tmp_path_factory):
-    config = loopback_config(recordings_dir=tmp_path_factory.mktemp("recordings"))
+    config = loopback_config(
+        recordings_dir=tmp_path_factory.mktemp("recordings"),
+        caller_id=CallerId(display_name="Anti-Fraud Centre", user="96110", p_asserted_identity="<sip:96110@127.0.0.1>"),
+    )
     async with CallWorker(config, speech_kit, languages=("en-US",)) as running:
         yield running

@@ -56,6 +56,9 @@ async def test_final_status_becomes_an_outcome(worker, sipp, english, scenario, 
     assert (result.call_outcome, result.outcome, result.sip_status) == (outcome, outcome.value, status)
     assert not result.answered and result.transcript == [] and result.recording is None
     assert peer.finish() == 0  # SIPp saw the whole exchange, ACK included
+    invite = peer.messages()
+    assert 'From: "Anti-Fraud Centre" <sip:96110@127.0.0.1>' in invite  # the centre's tagged number
+    assert "P-Asserted-Identity: <sip:96110@127.0.0.1>" in invite
 
 
 async def test_ringing_without_answer_is_cancelled_at_the_ring_timeout(worker, sipp, english):
@@ -153,3 +156,12 @@ async def test_hand_off_falls_back_to_a_call_back_ticket(worker, sipp, english, 
     assert result.escalation["mode"] == "ticket"  # no officer reached: an officer calls back
     assert result.handoff == {"officer_uri": officer.uri, "answered": False, "bridged_seconds": 0.0}
     assert callee.finish() == 0 and officer.finish() == 0
+
+
+async def test_callee_hanging_up_mid_script_is_refused(worker, sipp, english):
+    peer = sipp("officer_answers")  # answers, says nothing, hangs up after 14 s
+    result = await worker.call(peer.uri, english)
+    assert result.answered and result.outcome == "refused"
+    assert result.path and result.path[0] == "greet"
+    assert peer.finish() == 0
+
