@@ -42,6 +42,17 @@ def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseExceptio
         future.set_result(result)
 
 
+class _Account(pj.Account):
+    """Reports registration results to the event loop."""
+
+    def __init__(self, owner: PjsuaThread) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802
+        self.owner.post(self.owner._registration_changed, prm.code, prm.reason)
+
+
 class PjsuaThread(threading.Thread):
     """Owns the pjsua2 Endpoint, its transport and account, and every Python pjsua2 object."""
 
@@ -52,6 +63,8 @@ class PjsuaThread(threading.Thread):
         self._requests: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self.ready: asyncio.Future[str] = loop.create_future()
+        self.registered: asyncio.Future[int] = loop.create_future()
+        """Settles with the first final registration status (only in registration mode)."""
         self.endpoint: pj.Endpoint | None = None
         self.account: pj.Account | None = None
         self.local_address = ""
@@ -68,6 +81,13 @@ class PjsuaThread(threading.Thread):
     async def stop(self) -> None:
         self._stopping.set()
         await asyncio.get_running_loop().run_in_executor(None, self.join, 10)
+
+    def _registration_changed(self, code: int, reason: str) -> None:
+        _LOGGER.info("SIP registration: %s %s", code, reason)
+        if code // 100 == 2:
+            _settle(self.registered, code)
+        elif code >= 300:
+            _settle(self.registered, None, SipError("registration", f"SIP registration refused: {code} {reason}"))
 
     def post(self, function: Callable[..., Any], *args: Any) -> None:
         """From a pjsua2 callback (this thread or the media thread) into the event loop."""
@@ -161,7 +181,7 @@ class PjsuaThread(threading.Thread):
             )
         else:
             account_config.regConfig.registrarUri = ""
-        account = pj.Account()
+        account = _Account(self)
         account.create(account_config)
         self.account = account
 

@@ -33,7 +33,15 @@ class CallWorker:
         self._thread = PjsuaThread(self.config, asyncio.get_running_loop())
         self._thread.start()
         self.local_address = await self._thread.ready
+        if self.config.registration is not None:
+            try:
+                await asyncio.wait_for(self._thread.registered, self.REGISTRATION_TIMEOUT_SECONDS)
+            except BaseException:
+                await self.shutdown()
+                raise
         return self
+
+    REGISTRATION_TIMEOUT_SECONDS = 15.0
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         await self.shutdown()

@@ -1,0 +1,65 @@
+"""Registration with digest credentials to a real Kamailio, and a call through it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from robot.dialog.loader import load_script
+from robot.sip.config import LOOPBACK_DEFAULT, Registration, Secret
+from robot.sip.endpoint import SipError
+from robot.sip.outcome import CallOutcome
+from robot.sip.worker import CallWorker
+from tests.conftest import DIALOGS
+from tests.sip.conftest import free_udp_port
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+CONFIG = __import__("pathlib").Path(__file__).parent / "kamailio" / "kamailio.cfg"
+
+
+@pytest.fixture
+def kamailio(tmp_path):
+    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    port = free_udp_port()
+    config = tmp_path / "kamailio.cfg"
+    config.write_text(CONFIG.read_text().replace("KAMAILIO_TEST_PASSWORD", "s3cret").replace("KAMAILIO_TEST_PORT", str(port)))
+    process = subprocess.Popen(
+        [binary, "-f", str(config), "-DD", "-E", "-Y", str(tmp_path), "-w", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(1.0)
+    assert process.poll() is None, process.stderr.read()[-2000:] if process.stderr else ""
+    yield port
+    process.terminate()
+    process.wait(10)
+
+
+def registering(port: int, password_env: str, sipp_port: int):  # type: ignore[no-untyped-def]
+    return LOOPBACK_DEFAULT.model_copy(update={
+        "registration": Registration(registrar=f"sip:127.0.0.1:{port}", username="robot01", password=Secret(env=password_env)),
+        "outbound_proxy": f"sip:127.0.0.1:{port};lr",
+        "dial_template": f"sip:{{phone}}@127.0.0.1:{sipp_port}",
+        "ring_timeout_seconds": 5.0,
+    })
+
+
+async def test_registers_and_calls_through_kamailio(kamailio, sipp, speech_kit, monkeypatch):
+    monkeypatch.setenv("ROBOT_TEST_SIP_PASSWORD", "s3cret")
+    peer = sipp("busy")
+    config = registering(kamailio, "ROBOT_TEST_SIP_PASSWORD", peer.port)
+    async with CallWorker(config, speech_kit) as worker:
+        result = await worker.call("13800138000", load_script(DIALOGS / "en-US" / "generic.yaml").script)
+    assert result.call_outcome is CallOutcome.BUSY and result.sip_status == 486
+    assert peer.finish() == 0
+    assert "Record-Route:" in peer.messages() or "Via: SIP/2.0/UDP 127.0.0.1:" in peer.messages()
+
+
+async def test_a_wrong_password_is_a_clear_error(kamailio, speech_kit, monkeypatch):
+    monkeypatch.setenv("ROBOT_TEST_SIP_PASSWORD", "wrong")
+    config = registering(kamailio, "ROBOT_TEST_SIP_PASSWORD", 5999)
+    with pytest.raises(SipError, match="registration refused: 401"):
+        async with CallWorker(config, speech_kit):
+            pass
