@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from ..error import RobotError
 
-class DialogError(Exception):
-    """A dialog could not run; `code` is stable for programs, the message is for people."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class DialogError(RobotError):
+    """A dialog could not run (an unknown variable, a template that cannot be filled)."""

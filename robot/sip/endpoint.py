@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pjsua2 as pj
 
+from ..error import RobotError
 from .config import SipConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -25,12 +26,8 @@ T = TypeVar("T")
 MAX_CALLS_PER_PROCESS = 4  # PJSUA_MAX_CALLS in the pjsua2-python wheel
 
 
-class SipError(Exception):
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+class SipError(RobotError):
+    """SIP could not start, register or place a call."""
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:

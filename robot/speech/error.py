@@ -1,16 +1,12 @@
-"""Errors raised by the speech layer, each with a stable code."""
+"""Errors raised by the speech layer."""
 
 from __future__ import annotations
 
+from ..error import RobotError
 
-class SpeechError(Exception):
-    """A speech component failed. `retryable` says whether trying again may help."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+class SpeechError(RobotError):
+    """A speech component failed."""
 
 
 class ModelMissingError(SpeechError):
