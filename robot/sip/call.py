@@ -90,7 +90,8 @@ class _SipCall(pj.Call):
                     self.recorder = pj.AudioMediaRecorder()
                     self.recorder.createRecorder(str(self.session.recording_path))
                     self.audio.startTransmit(self.recorder)
-                self.session.thread.post(self.session._on_media, self.leg, self.port.frames)
+                early = info.state == pj.PJSIP_INV_STATE_EARLY
+                self.session.thread.post(self.session._on_media, self.leg, self.port.frames, early)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         self.session.thread.post(self.session._on_dtmf, prm.digit)
@@ -234,6 +235,7 @@ class CallSession:
         self._media = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.announcement: CallOutcome | None = None
+        self._early_listener: asyncio.Task[None] | None = None
         self._spotter = AnnouncementSpotter(self.language)
         self.clock = AudioClock()
         self.engine = DialogEngine(script, variables=self.variables, clock=self.clock, on_event=self._dialog_event)
@@ -259,13 +261,14 @@ class CallSession:
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._ended.set()
 
-    def _on_media(self, leg: str, frames: deque[bytes]) -> None:
+    def _on_media(self, leg: str, frames: deque[bytes], early: bool) -> None:
         if leg == "officer":
             return
         self.rx_frames = frames
         self._media.set()
-        if not self._confirmed.is_set():  # early media: maybe a carrier announcement
-            self._spawn(self._listen_to_early_media())
+        if early and self._early_listener is None:  # 183 with media: maybe a carrier announcement
+            self._early_listener = asyncio.create_task(self._listen_to_early_media())
+            self._tasks.add(self._early_listener)
 
     def _on_dtmf(self, digit: str) -> None:
         if self._confirmed.is_set():
@@ -375,6 +378,9 @@ class CallSession:
     async def _converse(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._media.wait(), 5)
+        if self._early_listener is not None:  # the recogniser stream has one user at a time
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._early_listener
         await self._listen_for_hello()  # reads the received frames itself, before the pump
         if self.announcement is not None or self._ended.is_set():
             return
