@@ -38,6 +38,16 @@ def steps(script: Script) -> Iterator[Step]:
                 yield Step(("states", name, key, "then"), name, reprompt.then)
 
 
+def step_texts(script: Script, step: Step) -> Iterator[tuple[DataPath, str]]:
+    """What one step can say: its own `say` texts and, for a state, its reprompts."""
+    yield from (((*step.path, "say", index), text) for index, text in enumerate(step.action.say))
+    if step.state is not None and step.path == ("states", step.state):
+        state = script.states[step.state]
+        for key, reprompt in (("no_input", state.no_input), ("no_match", state.no_match)):
+            if reprompt:
+                yield from (((*step.path, key, "say", index), text) for index, text in enumerate(reprompt.say))
+
+
 def _suggest(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -110,16 +120,11 @@ def static_problems(loaded: LoadedScript) -> list[Problem]:
 
 def _template_problems(loaded: LoadedScript, step: Step) -> Iterator[Problem]:
     declared = loaded.script.variables
-    texts = [((*step.path, "say", index), text) for index, text in enumerate(step.action.say)]
+    texts = list(step_texts(loaded.script, step))
     texts += [((*step.path, "set", key), value) for key, value in step.action.set.items()]
     for key in step.action.set:
         if key not in declared:
             yield loaded.problem((*step.path, "set", key), f"set: no variable named {key!r}; declare it under variables")
-    if step.state is not None and step.path == ("states", step.state):
-        state = loaded.script.states[step.state]
-        for key, reprompt in (("no_input", state.no_input), ("no_match", state.no_match)):
-            if reprompt:
-                texts += [((*step.path, key, "say", index), text) for index, text in enumerate(reprompt.say)]
     for path, text in texts:
         try:
             fields = template_fields(text)

@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dialog.checks import steps
+from ..dialog.checks import step_texts, steps
 from ..dialog.normalize import tidy_prompt
 from ..dialog.schema import Script
 from .audio import write_wav
@@ -30,12 +30,7 @@ def script_sentences(script: Script) -> list[str]:
     per-call values (a name) are synthesised during the call.
     """
     defaults = script.variable_defaults()
-    texts: list[str] = []
-    for step in steps(script):
-        texts += step.action.say
-        if step.state is not None and step.path == ("states", step.state):
-            state = script.states[step.state]
-            texts += [t for reprompt in (state.no_input, state.no_match) if reprompt for t in reprompt.say]
+    texts = [text for step in steps(script) for _path, text in step_texts(script, step)]
     sentences: dict[str, None] = {}
     for text in texts:
         rendered = tidy_prompt(text.format_map(defaults), script.meta.language)
