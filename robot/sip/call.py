@@ -113,7 +113,6 @@ class Speaker:
         self.session = session
         self.pending: deque[str] = deque()
         self.task: asyncio.Task[None] | None = None
-        self.player: int | None = None  # token of the playing prompt
 
     @property
     def busy(self) -> bool:
@@ -129,52 +128,8 @@ class Speaker:
         while self.pending:
             text = self.pending.popleft()
             async for path in prompts.prompt(text):
-                await self._play(path)
+                await self.session.play_file("callee", path)
         self.session.listener.prompt_finished()
-
-    async def _play(self, path: Path) -> None:
-        loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
-        thread = self.session.thread
-
-        def finished() -> None:
-            if not ended.done():
-                ended.set_result(None)
-
-        def start() -> int | None:  # on the pjsua thread
-            call = self.session.sip_call
-            if call is None or call.audio is None:
-                return None
-            player = PromptPlayer(path, lambda: thread.post(finished))
-            player.startTransmit(call.audio)
-            if call.recorder is not None:
-                player.startTransmit(call.recorder)
-            call.next_token += 1
-            call.players[call.next_token] = player
-            return call.next_token
-
-        self.player = await thread.run_in_thread(start)
-        if self.player is None:
-            return
-        try:
-            await ended
-        finally:
-            await self._stop_player()
-
-    async def _stop_player(self) -> None:
-        token, self.player = self.player, None
-        if token is None:
-            return
-        session = self.session
-
-        def stop() -> None:  # on the pjsua thread, where the player is destroyed
-            call = session.sip_call
-            player = call.players.pop(token, None) if call else None
-            if player is not None and call is not None and call.audio is not None:
-                with contextlib.suppress(pj.Error):
-                    player.stopTransmit(call.audio)
-
-        await session.thread.run_in_thread(stop)
 
     async def interrupt(self) -> None:
         """Stop talking now (barge-in or urgency) and drop what was still to be said."""
@@ -182,8 +137,7 @@ class Speaker:
         if self.task is not None and not self.task.done():
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self._stop_player()
+                await self.task  # play_file stops the player as the task unwinds
 
     async def drain(self, timeout_seconds: float) -> None:
         if self.task is not None:
@@ -493,40 +447,56 @@ class CallSession:
         officer.port = officer.audio = None
         self.thread.owned.discard(officer)
 
+    async def play_file(self, leg: str, path: Path, *, until: asyncio.Event | None = None) -> bool:
+        """Play one WAV to a leg ("callee" or "officer") until it ends, `until` is set, or the
+        caller is cancelled; the player is always stopped and freed on the pjsua thread.
+        Callee prompts also go into the recording. False if the leg has no audio."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def finished() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def leg_call() -> _SipCall | None:
+            return self.sip_call if leg == "callee" else self.officer_call
+
+        def start() -> int | None:  # on the pjsua thread
+            call = leg_call()
+            if call is None or call.audio is None:
+                return None
+            player = PromptPlayer(path, lambda: self.thread.post(finished))
+            player.startTransmit(call.audio)
+            if call.recorder is not None:
+                player.startTransmit(call.recorder)
+            call.next_token += 1
+            call.players[call.next_token] = player
+            return call.next_token
+
+        def stop(token: int) -> None:  # on the pjsua thread, where the player is destroyed
+            call = leg_call()
+            player = call.players.pop(token, None) if call else None
+            if player is not None and call is not None and call.audio is not None:
+                with contextlib.suppress(pj.Error):
+                    player.stopTransmit(call.audio)
+
+        token = await self.thread.run_in_thread(start)
+        if token is None:
+            return False
+        waiters: set[asyncio.Future[Any]] = {ended}
+        if until is not None:
+            waiters.add(asyncio.ensure_future(until.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await self.thread.run_in_thread(lambda: stop(token))
+        return True
+
     async def _play_to_officer(self, text: str) -> None:
         """The whisper: only the officer hears it."""
-        loop = asyncio.get_running_loop()
         async for path in self.prompts.prompt(text):
-            ended: asyncio.Future[None] = loop.create_future()
-
-            def finished(future: asyncio.Future[None] = ended) -> None:
-                if not future.done():
-                    future.set_result(None)
-
-            def start(path: Path = path) -> int | None:
-                officer = self.officer_call
-                if officer is None or officer.audio is None:
-                    return None
-                player = PromptPlayer(path, lambda: self.thread.post(finished))
-                player.startTransmit(officer.audio)
-                officer.next_token += 1
-                officer.players[officer.next_token] = player
-                return officer.next_token
-
-            token = await self.thread.run_in_thread(start)
-            if token is None:
-                return
-            officer_gone = asyncio.ensure_future(self._officer_ended.wait())
-            waiters: set[asyncio.Future[Any]] = {ended, officer_gone}
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            officer_gone.cancel()
-
-            def stop(token: int = token) -> None:
-                if self.officer_call is not None:
-                    self.officer_call.players.pop(token, None)
-
-            await self.thread.run_in_thread(stop)
-            if self._officer_ended.is_set():
+            if not await self.play_file("officer", path, until=self._officer_ended) or self._officer_ended.is_set():
                 return
 
     async def _hand_off(self, phrase: str) -> None:
