@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 DEMO_SCRIPT := dialogs/en-US/generic.yaml
 
 # Debian packages: espeak-ng speaks Korean test audio for the Vosk tests; sip-tester is SIPp,
-# the real SIP peer the call tests dial; kamailio is the registrar for the registration test.
-APT_PACKAGES := espeak-ng sip-tester kamailio
+# the real SIP peer the call tests dial; kamailio is the registrar for the registration test;
+# openssl makes the throwaway certificates for the SIP-over-TLS test.
+APT_PACKAGES := espeak-ng sip-tester kamailio openssl
 
 .PHONY: setup system-packages test lint demo check bench
 

@@ -6,7 +6,15 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..dialog.loader import ScriptError, read_yaml, schema_problems
 
@@ -27,6 +35,21 @@ class Codec(StrEnum):
     G722 = "G722"
 
 
+class Tls(_Model):
+    """Certificates for SIP over TLS (kind: tls). RTP media is not encrypted by this."""
+
+    ca_file: FilePath | None = Field(default=None, description="PEM CA bundle that signed the trunk's certificate")
+    cert_file: FilePath | None = Field(default=None, description="Our certificate (PEM), if the trunk asks for one")
+    private_key_file: FilePath | None = Field(default=None, description="Our private key (PEM)")
+    verify_server: bool = Field(default=True, description="Refuse a trunk whose certificate does not verify")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Tls:
+        if (self.cert_file is None) != (self.private_key_file is None):
+            raise ValueError("cert_file and private_key_file go together")
+        return self
+
+
 class Transport(_Model):
     kind: TransportKind = TransportKind.UDP
     bind_address: str = "0.0.0.0"
@@ -34,6 +57,13 @@ class Transport(_Model):
     port: int = Field(default=5060, ge=0, le=65535, description="0 picks a free port")
     rtp_port_start: int = Field(default=40000, ge=0, le=65535, description="0 picks free ports")
     rtp_port_range: int = Field(default=2000, ge=0)
+    tls: Tls = Tls()
+
+    @model_validator(mode="after")
+    def _tls_needs_a_ca(self) -> Transport:
+        if self.kind is TransportKind.TLS and self.tls.verify_server and self.tls.ca_file is None:
+            raise ValueError("a tls transport verifies the trunk: set tls.ca_file (or tls.verify_server: false)")
+        return self
 
 
 class Secret(_Model):

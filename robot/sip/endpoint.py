@@ -65,6 +65,7 @@ class PjsuaThread(threading.Thread):
         self.endpoint: pj.Endpoint | None = None
         self.account: pj.Account | None = None
         self.local_address = ""
+        self.transport_id = -1
         # Python objects that wrap pjsua2 objects; all are dropped before libDestroy.
         self.owned: set[Any] = set()
 
@@ -146,10 +147,17 @@ class PjsuaThread(threading.Thread):
         transport.port = config.transport.port
         transport.boundAddress = config.transport.bind_address
         transport.publicAddress = config.transport.public_address
+        if config.transport.kind.value == "tls":
+            tls = config.transport.tls
+            transport.tlsConfig.CaListFile = str(tls.ca_file or "")
+            transport.tlsConfig.certFile = str(tls.cert_file or "")
+            transport.tlsConfig.privKeyFile = str(tls.private_key_file or "")
+            transport.tlsConfig.verifyServer = tls.verify_server
         kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}[config.transport.kind.value]
         transport_id = endpoint.transportCreate(kind, transport)
         endpoint.libStart()
         self.local_address = endpoint.transportGetInfo(transport_id).localName
+        self.transport_id = transport_id
 
         priorities = {"PCMA": "PCMA/8000/1", "PCMU": "PCMU/8000/1", "G722": "G722/16000/1"}
         for codec in endpoint.codecEnum2():
@@ -158,6 +166,7 @@ class PjsuaThread(threading.Thread):
             endpoint.codecSetPriority(priorities[codec.value], 255 - rank)
 
         account_config = pj.AccountConfig()
+        account_config.sipConfig.transportId = self.transport_id  # every request leaves on the configured transport
         caller = config.caller_id
         host = config.transport.public_address or config.transport.bind_address
         account_config.idUri = f'"{caller.display_name}" <sip:{caller.user}@{host}>'

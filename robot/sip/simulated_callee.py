@@ -4,7 +4,7 @@ It answers incoming calls and follows a persona: wait for the robot to finish a 
 a recorded utterance, press keys, barge in, hang up. It measures what a real phone would:
 when the robot's audio starts and stops relative to its own speech.
 
-    python -m robot.sip.simulated_callee --port 5090 --persona persona.json
+    python -m robot.sip.simulated_callee --port 5090 --persona persona.json [--tls-cert C --tls-key K] [--codec G722/16000/1]
 
 A persona is JSON: {"answer_after_seconds": 0.5, "steps": [...]} with steps such as
 {"wait_for_robot_turn": 0.8}   the robot spoke, then was quiet this long
@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--persona", required=True, help="persona JSON file")
     parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("--tls-cert", help="listen on SIP over TLS with this PEM certificate (and --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument("--codec", help="accept only this codec, e.g. G722/16000/1")
     args = parser.parse_args(argv)
     with open(args.persona, encoding="utf-8") as handle:
         persona = json.load(handle)
@@ -239,8 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     transport = pj.TransportConfig()
     transport.port = args.port
     transport.boundAddress = "127.0.0.1"
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    kind = pj.PJSIP_TRANSPORT_UDP
+    if args.tls_cert:
+        transport.tlsConfig.certFile = args.tls_cert
+        transport.tlsConfig.privKeyFile = args.tls_key or ""
+        kind = pj.PJSIP_TRANSPORT_TLS
+    endpoint.transportCreate(kind, transport)
     endpoint.libStart()
+    if args.codec:
+        for codec in endpoint.codecEnum2():
+            endpoint.codecSetPriority(codec.codecId, 255 if codec.codecId == args.codec else 0)
     account_config = pj.AccountConfig()
     account_config.idUri = f"sip:callee@127.0.0.1:{args.port}"
     account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"

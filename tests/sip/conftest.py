@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -100,3 +104,82 @@ async def worker(speech_kit, tmp_path_factory):
     )
     async with CallWorker(config, speech_kit, languages=("en-US",)) as running:
         yield running
+
+
+class SimulatedCallee:
+    """A pjsua2 callee or officer (`robot.sip.simulated_callee`) in its own process."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int, tls: bool) -> None:
+        self.process = process
+        self.port = port
+        self.tls = tls
+
+    @classmethod
+    async def start(
+        cls, persona: dict[str, Any], workdir: Path, *, tls: tuple[Path, Path] | None = None, codec: str | None = None
+    ) -> SimulatedCallee:
+        port = free_udp_port()
+        write_persona(workdir, persona)
+        command = [sys.executable, "-m", "robot.sip.simulated_callee", "--port", str(port),
+                   "--persona", str(workdir / "persona.json"), "--timeout", "150"]
+        if tls:
+            command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+        if codec:
+            command += ["--codec", codec]
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode()
+        while line and not line.startswith("{"):  # pjlib logs a few lines during libCreate
+            line = (await process.stdout.readline()).decode()
+        assert line and json.loads(line)["event"] == "ready", "the simulated callee did not start"
+        return cls(process, port, bool(tls))
+
+    @property
+    def uri(self) -> str:
+        return f"sip:callee@127.0.0.1:{self.port}" + (";transport=tls" if self.tls else "")
+
+    async def finish(self, timeout_seconds: float = 60) -> list[dict[str, Any]]:
+        """Its events, ending with "done"; fails the test if it crashed."""
+        try:
+            raw_out, raw_err = await asyncio.wait_for(self.process.communicate(), timeout_seconds)
+        finally:
+            await self.kill()
+        assert self.process.returncode == 0, raw_err.decode()[-2000:]
+        events = [json.loads(line) for line in raw_out.decode().splitlines() if line.startswith("{")]
+        assert events and events[-1]["event"] == "done", events
+        return events
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+def write_persona(workdir: Path, persona: dict[str, Any]) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "persona.json").write_text(json.dumps(persona))
+
+
+def make_certificate(directory: Path, subject: str, *extra: str) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and its key (PEM)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(key), "-out", str(cert),
+         "-subj", subject, *extra],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def self_signed_certificate(tmp_path) -> tuple[Path, Path]:
+    """For 127.0.0.1."""
+    return make_certificate(tmp_path / "tls", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+
+
+@pytest.fixture
+def unrelated_certificate(tmp_path) -> tuple[Path, Path]:
+    return make_certificate(tmp_path / "other", "/CN=someone else")
