@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .dialer import commands as dialer_commands
 from .dialog import commands as dialog_commands
 from .sip import commands as sip_commands
 from .speech import commands as speech_commands
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     dialog_commands.add_parser(subparsers)
     speech_commands.add_parser(subparsers)
     sip_commands.add_parser(subparsers)
+    dialer_commands.add_parser(subparsers)
     return parser
 
 

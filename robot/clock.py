@@ -44,3 +44,10 @@ class LoopClock(Clock):
 
     def now(self) -> float:
         return self._loop.time()
+
+
+class WallClock(Clock):
+    """Epoch seconds: for what is stored, shown to people, or tied to local time of day."""
+
+    def now(self) -> float:
+        return time.time()

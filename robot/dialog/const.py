@@ -46,6 +46,10 @@ class EscalationReason(StrEnum):
     INVALID_NUMBER = "invalid_number"
     SCRIPT = "script"
     """The script decided a human should follow up (e.g. a vulnerable callee)."""
+    CALL_FAILED = "call_failed"
+    """The trunk kept failing for this warning; nobody could be called."""
+    NO_SCRIPT = "no_script"
+    """No dialog script fits the warning's language and scam type."""
 
 
 class EscalationMode(StrEnum):

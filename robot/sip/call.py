@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,13 @@ def mask_phone(target: str) -> str:
     return "*" * max(0, len(digits) - 4) + "".join(digits[-4:]) if digits else "(no number)"
 
 
+class _Fields(dict[str, str]):
+    """Fills `{warning_id}`, `{name}` ... in configured headers; unknown names stay as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 class CallResult(BaseModel):
     outcome: str
     """The dialog's outcome when answered, else the call outcome (busy, no_answer, ...)."""
@@ -55,6 +62,9 @@ class CallResult(BaseModel):
     handoff: dict[str, Any] | None = None
     """For a live escalation: the officer leg's URI, whether it answered, and how long the
     callee and the officer were bridged."""
+    stats: dict[str, Any] = {}
+    """For metrics: asr_final_seconds and tts_first_audio_seconds (lists), frames_received,
+    audio_gaps (receive ticks without audio) and frames_dropped."""
 
 
 class _SipCall(pj.Call):
@@ -127,7 +137,11 @@ class Speaker:
         prompts = self.session.prompts
         while self.pending:
             text = self.pending.popleft()
+            asked = time.perf_counter()
             async for path in prompts.prompt(text):
+                if asked:
+                    self.session.tts_latencies.append(round(time.perf_counter() - asked, 4))
+                    asked = 0.0
                 await self.session.play_file("callee", path)
         self.session.listener.prompt_finished()
 
@@ -159,8 +173,11 @@ class CallSession:
         recording_path: Path | None = None,
         ring_timeout_seconds: float | None = None,
         human_queue_uri: str | None = None,
+        warning_id: str = "",
+        on_event: Callable[[DialogEvent], None] | None = None,
     ) -> None:
         self.thread = thread
+        self.on_event = on_event
         self.human_queue_uri = human_queue_uri or config.human_queue_uri
         self.ring_timeout_seconds = ring_timeout_seconds or config.ring_timeout_seconds
         self.config = config
@@ -168,7 +185,10 @@ class CallSession:
         self.target = target
         self.uri = config.dial_uri(target)
         self.variables = dict(variables or {})
-        self.headers = dict(headers or {})
+        headers = dict(headers or {})
+        self.warning_id = warning_id or str(headers.get("X-Warning-Id", ""))
+        fields = _Fields(self.variables, warning_id=self.warning_id)
+        self.headers = {name: value.format_map(fields) for name, value in config.extra_headers.items()} | headers
         self.recording_path = recording_path
         self.prompts = speech.prompts(script.meta.voice)
         self.speech = speech
@@ -176,7 +196,6 @@ class CallSession:
         self.stream = speech.take_stream(self.language)
         self.sip_call: _SipCall | None = None  # touched only on the pjsua thread
         self.officer_call: _OfficerCall | None = None  # likewise
-        self.warning_id = str(self.headers.get("X-Warning-Id", ""))
         self.handoff: dict[str, Any] | None = None
         self._officer_confirmed = asyncio.Event()
         self._officer_ended = asyncio.Event()
@@ -197,6 +216,8 @@ class CallSession:
             self.engine, self.stream, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt
         )
         self.speaker = Speaker(self)
+        self.tts_latencies: list[float] = []
+        self.media_counts = {"frames_received": 0, "audio_gaps": 0, "frames_dropped": 0}
 
     # -- callbacks posted from the pjsua thread ------------------------------------------
 
@@ -234,6 +255,8 @@ class CallSession:
         self.listener.dialog_event(event)
         if isinstance(event, Say):
             self.speaker.say(event.text)
+        if self.on_event is not None:
+            self.on_event(event)
 
     def _interrupt(self, reason: str) -> None:
         _LOGGER.info("call %s: robot interrupted (%s)", mask_phone(self.target), reason)
@@ -275,6 +298,9 @@ class CallSession:
         call, self.sip_call = self.sip_call, None
         if call is None:
             return
+        if call.port is not None:
+            self.media_counts = {"frames_received": call.port.received, "audio_gaps": call.port.gaps,
+                                 "frames_dropped": call.port.dropped}
         for part in (call.port, call.recorder):
             if part is not None and call.audio is not None:
                 with contextlib.suppress(pj.Error):
@@ -576,4 +602,6 @@ class CallSession:
             recording=str(recorded) if recorded else None,
             path=list(self.engine.path),
             handoff=self.handoff,
+            stats={"asr_final_seconds": self.listener.final_latencies, "tts_first_audio_seconds": self.tts_latencies,
+                   **self.media_counts},
         )

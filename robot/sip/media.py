@@ -41,13 +41,19 @@ class ReceivePort(pj.AudioMediaPort):
         self.frames: deque[bytes] = deque(maxlen=500)
         self.received = 0
         self.dropped = 0
+        """Frames lost because the event loop fell 10 s behind."""
+        self.gaps = 0
+        """Ticks with no callee audio ready (jitter-buffer underruns, lost RTP)."""
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name
         if len(self.frames) == self.frames.maxlen:
             self.dropped += 1
         data = bytes(frame.buf)
         # A tick with no audio still lasts 20 ms: keep audio time exact with silence.
-        self.frames.append(data if len(data) == FRAME_BYTES else SILENT_FRAME)
+        if len(data) != FRAME_BYTES:
+            self.gaps += 1
+            data = SILENT_FRAME
+        self.frames.append(data)
         self.received += 1
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name

@@ -14,6 +14,12 @@ A persona is JSON: {"answer_after_seconds": 0.5, "steps": [...]} with steps such
 {"wait_seconds": 1.5}
 {"hang_up": true}
 Output: one JSON line per event on stdout, ending with {"event": "done", ...}.
+
+With `--personas FILE` it serves many calls (up to 4 at once, pjsua2's limit) until
+`--timeout`, choosing the persona by the dialled number (the To user):
+{"13800138001": {persona}, ..., "*": {persona}}. A persona may also be
+{"busy": true} (486 at once) or {"never_answer": true} (rings until cancelled).
+Events then carry "number"; each call ends with {"event": "call_done", ...}.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections import deque
@@ -37,8 +45,13 @@ SPEECH_RMS = 300  # robot prompts are far louder; line silence is ~0
 FRAME_SECONDS = 0.02
 
 
+_PRINT = threading.Lock()
+
+
 def emit(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, "at": round(time.monotonic(), 3), **fields}), flush=True)
+    line = json.dumps({"event": event, "at": round(time.monotonic(), 3), **fields})
+    with _PRINT:
+        print(line, flush=True)
 
 
 class Ear(pj.AudioMediaPort):
@@ -100,26 +113,44 @@ class IncomingCall(pj.Call):
 
 
 class Callee(pj.Account):
-    def __init__(self) -> None:
+    def __init__(self, personas: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.calls: list[IncomingCall] = []
+        self.personas = personas
+        self.new_calls: list[tuple[IncomingCall, str, dict[str, Any]]] = []
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
         call = IncomingCall(self, prm.callId)
         self.calls.append(call)
+        if self.personas is not None:
+            number = call.getInfo().localUri.split("sip:", 1)[-1].split("@", 1)[0]
+            persona = self.personas.get(number) or self.personas.get("*") or {}
+            emit("incoming", number=number)
+            if persona.get("busy"):
+                busy = pj.CallOpParam()
+                busy.statusCode = 486
+                call.answer(busy)
+                emit("call_done", number=number, busy=True)
+                return
+            self.new_calls.append((call, number, persona))
         ringing = pj.CallOpParam()
         ringing.statusCode = 180
         call.answer(ringing)
 
 
 class Runner:
-    def __init__(self, endpoint: pj.Endpoint, persona: dict[str, Any], timeout_seconds: float) -> None:
+    def __init__(self, endpoint: pj.Endpoint, persona: dict[str, Any], timeout_seconds: float, *, pumps: bool = True) -> None:
         self.endpoint = endpoint
         self.persona = persona
         self.deadline = time.monotonic() + timeout_seconds
+        self.pumps = pumps
+        """False in a per-call thread: the main thread runs pjsua2's events."""
 
     def pump(self, seconds: float = 0.02) -> None:
-        self.endpoint.libHandleEvents(int(seconds * 1000))
+        if self.pumps:
+            self.endpoint.libHandleEvents(int(seconds * 1000))
+        else:
+            time.sleep(seconds)
 
     def until(self, condition: Any, limit_seconds: float = 60) -> bool:
         end = min(self.deadline, time.monotonic() + limit_seconds)
@@ -176,7 +207,13 @@ class Runner:
     def run(self, account: Callee) -> dict[str, Any]:
         if not self.until(lambda: bool(account.calls), 120):
             return {"error": "no call arrived"}
-        call = account.calls[0]
+        return self.converse(account.calls[0])
+
+    def converse(self, call: IncomingCall) -> dict[str, Any]:
+        if self.persona.get("never_answer"):
+            emit("ringing")
+            self.until(lambda: call.disconnected, self.persona.get("linger_seconds", 120))
+            return {"robot_hung_up": call.disconnected, "answered": False}
         emit("ringing")
         self.until(lambda: call.disconnected, self.persona.get("answer_after_seconds", 0.5))
         answer = pj.CallOpParam()
@@ -204,6 +241,35 @@ class Runner:
         return summary
 
 
+def serve_personas(endpoint: pj.Endpoint, account: Callee, timeout_seconds: float) -> dict[str, Any]:
+    """Each answered call runs its persona in its own thread (registered with pjsua2);
+    this thread runs pjsua2's events until the timeout."""
+    deadline = time.monotonic() + timeout_seconds
+    threads: list[threading.Thread] = []
+    served = 0
+
+    def converse(call: IncomingCall, number: str, persona: dict[str, Any]) -> None:
+        endpoint.libRegisterThread(f"persona-{number}")
+        try:
+            summary = Runner(endpoint, persona, max(1.0, deadline - time.monotonic()), pumps=False).converse(call)
+        except Exception as err:  # reported, not raised: the other calls go on
+            summary = {"error": f"{type(err).__name__}: {err}"}
+        emit("call_done", number=number, **summary)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a clean exit: calls hung up, library destroyed
+    while time.monotonic() < deadline and not stop.is_set():
+        endpoint.libHandleEvents(20)
+        while account.new_calls:
+            call, number, persona = account.new_calls.pop(0)
+            served += 1
+            thread = threading.Thread(target=converse, args=(call, number, persona), daemon=True)
+            threads.append(thread)
+            thread.start()
+        threads = [t for t in threads if t.is_alive()]
+    return {"calls": served}
+
+
 def hang_up_all(calls: list[IncomingCall]) -> None:
     for call in calls:
         with_suppressed(lambda c=call: c.hangup(pj.CallOpParam()) if c.isActive() else None)
@@ -217,13 +283,16 @@ def with_suppressed(action: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--persona", required=True, help="persona JSON file")
+    parser.add_argument("--persona", help="persona JSON file: serve one call")
+    parser.add_argument("--personas", help="personas by dialled number (JSON file): serve calls until --timeout")
     parser.add_argument("--timeout", type=float, default=180)
     parser.add_argument("--tls-cert", help="listen on SIP over TLS with this PEM certificate (and --tls-key)")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--codec", help="accept only this codec, e.g. G722/16000/1")
     args = parser.parse_args(argv)
-    with open(args.persona, encoding="utf-8") as handle:
+    if bool(args.persona) == bool(args.personas):
+        parser.error("give --persona or --personas")
+    with open(args.persona or args.personas, encoding="utf-8") as handle:
         persona = json.load(handle)
 
     endpoint = pj.Endpoint()
@@ -255,11 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     account_config = pj.AccountConfig()
     account_config.idUri = f"sip:callee@127.0.0.1:{args.port}"
     account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-    account = Callee()
+    account = Callee(persona if args.personas else None)
     account.create(account_config)
     emit("ready", port=args.port)
     try:
-        summary = Runner(endpoint, persona, args.timeout).run(account)
+        if args.personas:
+            summary = serve_personas(endpoint, account, args.timeout)
+        else:
+            summary = Runner(endpoint, persona, args.timeout).run(account)
     except Exception as err:  # reported, and its traceback (holding Call objects) released here
         summary = {"error": f"{type(err).__name__}: {err}"}
     finally:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from ..dialog.events import DialogEvent
 from ..dialog.schema import Script
 from ..speech.kit import SpeechKit
 from .call import CallResult, CallSession
@@ -77,6 +78,8 @@ class CallWorker:
         recording_name: str | None = None,
         ring_timeout_seconds: float | None = None,
         human_queue_uri: str | None = None,
+        warning_id: str = "",
+        on_event: Callable[[DialogEvent], None] | None = None,
     ) -> CallResult:
         assert self._thread is not None, "use the worker as an async context manager"
         recording = None
@@ -88,6 +91,7 @@ class CallWorker:
                 self._thread, self.speech, self.config, script,
                 target=target, variables=variables, headers=headers, recording_path=recording,
                 ring_timeout_seconds=ring_timeout_seconds, human_queue_uri=human_queue_uri,
+                warning_id=warning_id, on_event=on_event,
             )
             self._sessions.add(session)
             try:

@@ -13,6 +13,7 @@ a recorded file and on a live call.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -75,6 +76,8 @@ class CallListener:
         self.vad = VoiceActivity(detector, self.settings.endpoint)
         self.stream = stream
         self.marks: list[Mark] = []
+        self.final_latencies: list[float] = []
+        """Seconds from the end of each utterance to its final recognition (wall time)."""
         self._interrupt = interrupt or (lambda reason: None)
         self._executor = executor
         self._pre_roll: deque[bytes] = deque(maxlen=max(1, round(self.settings.pre_roll_seconds / self.vad.frame_seconds)))
@@ -157,7 +160,9 @@ class CallListener:
         self._mark(event.value)
         if self._utterance_handled:
             return
+        started = time.perf_counter()
         final = await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.finish)
+        self.final_latencies.append(round(time.perf_counter() - started, 4))
         self._mark("final", final.text)
         if self._robot_speaking and not self._barge_in:
             return  # the callee talked over a prompt that may not be interrupted

@@ -1,0 +1,182 @@
+"""The HTTP API: warning intake, warning status, the officers' escalation queue, health,
+metrics. FastAPI serves its OpenAPI document at /openapi.json (and /docs)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..store.records import EscalationRecord, EscalationStatus
+from ..store.repository import Conflict, NotFound
+from .daemon import Daemon, IntakeError
+from .intake import WarningIn
+
+
+class AcceptedWarning(BaseModel):
+    id: str
+    created: bool = Field(description="False: this id was already stored; nothing changed")
+    status: str
+    merged_into: str | None = Field(default=None, description="An open warning for the same number carries this one")
+    escalation_id: int | None = Field(default=None, description="High risk: not called, escalated at once")
+
+
+class IntakeResponse(BaseModel):
+    accepted: list[AcceptedWarning]
+
+
+class ClaimRequest(BaseModel):
+    officer: str = Field(min_length=1, max_length=100)
+
+
+class ResolveRequest(BaseModel):
+    officer: str = Field(min_length=1, max_length=100)
+    notes: str = Field(default="", max_length=10_000)
+
+
+class EscalationView(BaseModel):
+    id: int
+    warning_id: str
+    phone: str
+    name: str
+    risk: str
+    fraud_type: str
+    reason: str
+    phrase: str
+    mode: str
+    status: str
+    claimed_by: str | None
+    notes: str
+    created_at: str
+    claimed_at: str | None
+    resolved_at: str | None
+
+
+BEARER = HTTPBearer(auto_error=False)
+
+
+def authorised(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
+    token: str = request.app.state.token
+    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+def create_app(daemon: Daemon, token: str) -> FastAPI:
+    app = FastAPI(
+        title="robot anti-fraud dialer",
+        version=__version__,
+        description="Warnings in; calls, escalations and outcomes out. Every /v1 route needs `Authorization: Bearer <token>`.",
+    )
+    app.state.token = token
+    auth = [Depends(authorised)]
+
+    @app.exception_handler(IntakeError)
+    async def _intake_error(request: Request, err: IntakeError) -> JSONResponse:
+        return JSONResponse({"detail": [e.as_detail() for e in err.errors]}, status_code=422)
+
+    async def view(escalation: EscalationRecord) -> EscalationView:
+        warning = await daemon.repository.get_warning(escalation.warning_id)
+        assert warning is not None
+        return EscalationView.model_validate(daemon.local_times({
+            "id": escalation.id, "warning_id": warning.external_id, "phone": warning.phone, "name": warning.name,
+            "risk": warning.risk.value, "fraud_type": warning.fraud_type, "reason": escalation.reason, "phrase": escalation.phrase,
+            "mode": escalation.mode.value, "status": escalation.status.value, "claimed_by": escalation.claimed_by,
+            "notes": escalation.notes, "created_at": escalation.created_at, "claimed_at": escalation.claimed_at,
+            "resolved_at": escalation.resolved_at,
+        }))
+
+    warning_schema = {"$ref": "#/components/schemas/WarningIn"}
+
+    @app.post("/v1/warnings", dependencies=auth, response_model=IntakeResponse, tags=["warnings"],
+              responses={200: {"description": "All already stored"}, 201: {"description": "Stored"},
+                         422: {"description": "Nothing stored; `detail` names each failing field, e.g. loc [body, 3, phone]"}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                  "anyOf": [warning_schema, {"type": "array", "items": warning_schema, "minItems": 1}]}}}}})
+    async def post_warnings(body: Annotated[Any, Body(include_in_schema=False)], response: Response) -> IntakeResponse:
+        """One warning or a batch. Idempotent on `id`. If any warning is invalid, none is
+        stored and the 422 names each failing field (`loc`)."""
+        items = body if isinstance(body, list) else [body]
+        if not items:
+            raise RequestValidationError([{"loc": ("body",), "msg": "an empty batch", "type": "value_error"}])
+        locs = [("body", index) for index in range(len(items))] if isinstance(body, list) else [("body",)]
+        results = await daemon.submit(items, locs=locs)
+        response.status_code = 201 if any(r.created for r in results) else 200
+        accepted = []
+        for result in results:
+            carrier = await daemon.repository.get_warning(result.merged_into) if result.merged_into else None
+            accepted.append(AcceptedWarning(
+                id=result.warning.external_id, created=result.created, status=result.warning.status.value,
+                merged_into=carrier.external_id if carrier else None, escalation_id=result.escalation_id,
+            ))
+        return IntakeResponse(accepted=accepted)
+
+    @app.get("/v1/warnings/{warning_id}", dependencies=auth, tags=["warnings"])
+    async def get_warning(warning_id: str) -> dict[str, Any]:
+        """Status, every attempt (outcome, SIP status, transcript, recording) and escalations."""
+        found = await daemon.warning_view(warning_id)
+        if found is None:
+            raise HTTPException(404, f"no warning {warning_id!r}")
+        return found
+
+    @app.get("/v1/escalations", dependencies=auth, tags=["escalations"])
+    async def list_escalations(
+        status_filter: Annotated[EscalationStatus | None, Query(alias="status")] = None,
+    ) -> list[EscalationView]:
+        return [await view(e) for e in await daemon.repository.escalations(status_filter)]
+
+    @app.post("/v1/escalations/{escalation_id}/claim", dependencies=auth, tags=["escalations"],
+              responses={404: {"description": "No such escalation"}, 409: {"description": "Claimed by someone else or resolved"}})
+    async def claim(escalation_id: int, body: ClaimRequest) -> EscalationView:
+        try:
+            escalation = await daemon.repository.claim_escalation(escalation_id, body.officer, daemon.clock.now())
+        except NotFound as err:
+            raise HTTPException(404, str(err)) from err
+        except Conflict as err:
+            raise HTTPException(409, str(err)) from err
+        return await view(escalation)
+
+    @app.post("/v1/escalations/{escalation_id}/resolve", dependencies=auth, tags=["escalations"],
+              responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved"}})
+    async def resolve(escalation_id: int, body: ResolveRequest) -> EscalationView:
+        try:
+            escalation = await daemon.repository.resolve_escalation(escalation_id, body.officer, body.notes, daemon.clock.now())
+        except NotFound as err:
+            raise HTTPException(404, str(err)) from err
+        except Conflict as err:
+            raise HTTPException(409, str(err)) from err
+        return await view(escalation)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz(response: Response) -> dict[str, Any]:
+        """200 while the node can call; 503 while starting, draining or with no worker."""
+        workers = daemon.pool.alive_workers()
+        state = "draining" if daemon.draining else "ok" if daemon.started and workers else "starting" if not daemon.started else "no_workers"
+        if state != "ok":
+            response.status_code = 503
+        return {"status": state, "workers": workers, "free_slots": daemon.pool.free_slots(),
+                "active_calls": daemon.pool.active_calls(), "trunk_circuit": daemon.breaker.state(daemon.clock.now()),
+                "scripts": [f"{s.name} {s.version}" for s in daemon.library.scripts]}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(daemon.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["WarningIn"] = WarningIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,171 @@
+"""`robot run`, `robot warnings import` and `robot demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from ..clock import WallClock
+from ..dialog.loader import ScriptError
+from ..store.repository import StoreError
+from ..store.sqlite import SqliteRepository
+from .api import create_app
+from .config import DialerConfig, load_dialer_config
+from .daemon import Daemon, store_warning
+from .intake import read_rows, validate_warning
+
+_LOGGER = logging.getLogger("robot.run")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser("run", help="run the dialer daemon")
+    run.add_argument("--config", help="daemon config YAML (default: embedded defaults)")
+    run.set_defaults(handler=_run)
+
+    warnings = subparsers.add_parser("warnings", help="warning files")
+    actions = warnings.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importer = actions.add_parser("import", help="import a .csv or .jsonl file of warnings into the store")
+    importer.add_argument("file")
+    importer.add_argument("--config", help="daemon config YAML (for the database, region and time zone)")
+    importer.set_defaults(handler=_import)
+
+    demo = subparsers.add_parser("demo", help="the daemon against simulated citizens on loopback, end to end")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary directory (database, recordings, logs)")
+    demo.set_defaults(handler=_demo)
+
+
+def _load(path: str | None) -> DialerConfig:
+    try:
+        return load_dialer_config(path)
+    except (ScriptError, OSError) as err:
+        raise SystemExit(f"robot: {err}") from err
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn inside our loop; the daemon owns the signals (SIGTERM drains, SIGHUP reloads)."""
+
+    def capture_signals(self) -> contextlib.nullcontext[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+async def serve(
+    config: DialerConfig, config_path: Path | None, *, ready: asyncio.Future[str] | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run the daemon and its API until SIGTERM/SIGINT (or `stop`); SIGHUP reloads scripts."""
+    repository = SqliteRepository(config.database)
+    daemon = Daemon(config, repository, config_path=config_path)
+    token = config.api.token.read()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(daemon.reload_scripts())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    try:
+        await daemon.start()
+    except (ScriptError, StoreError, RuntimeError, OSError) as err:
+        _LOGGER.error("cannot start: %s", err)
+        await daemon.stop(0)
+        return 1
+    try:
+        listener = socket.create_server((config.api.host, config.api.port), reuse_port=False)
+    except OSError as err:
+        _LOGGER.error("the API cannot listen on %s:%s: %s", config.api.host, config.api.port, err)
+        await daemon.stop(0)
+        return 1
+    server = _Server(uvicorn.Config(create_app(daemon, token), log_level="warning", lifespan="off"))
+    api = loop.create_task(server.serve(sockets=[listener]))
+    host, port = listener.getsockname()[:2]
+    url = f"http://{host}:{port}"
+    _LOGGER.info("robot %s listening on %s (%d workers x %d calls)", config.node_id, url,
+                 config.workers.processes, config.workers.calls_per_process)
+    if ready is not None and not ready.done():
+        ready.set_result(url)
+    await stop.wait()
+    _LOGGER.info("SIGTERM: draining")
+    await daemon.stop()
+    server.should_exit = True
+    await api
+    _LOGGER.info("stopped")
+    return 0
+
+
+def quiet_libraries() -> None:
+    for name in ("httpx", "transitions"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_libraries()
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    setup_logging()
+    try:
+        config.api.token.read()
+    except ValueError as err:
+        raise SystemExit(f"robot: the API needs a bearer token: {err}") from err
+    return asyncio.run(serve(config, Path(args.config) if args.config else None))
+
+
+async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[str]]:
+    """Returns (stored, already there, problems by line)."""
+    repository = SqliteRepository(config.database)
+    await repository.open()
+    stored = duplicates = 0
+    problems: list[str] = []
+    clock = WallClock()
+    try:
+        for row in read_rows(path):
+            if row.data is None:
+                problems.append(f"{path}:{row.line}: {row.problem}")
+                continue
+            checked = validate_warning(row.data, region=config.phone_region, zone=config.zone, default_language=config.language)
+            if isinstance(checked, list):
+                problems += [f"{path}:{row.line}: {'.'.join(map(str, e.loc))}: {e.message}" for e in checked]
+                continue
+            result = await store_warning(repository, config, checked, clock.now())
+            if result.created:
+                stored += 1
+            else:
+                duplicates += 1
+    finally:
+        await repository.close()
+    return stored, duplicates, problems
+
+
+def _import(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    path = Path(args.file)
+    try:
+        stored, duplicates, problems = asyncio.run(import_file(config, path))
+    except (OSError, ValueError, StoreError) as err:
+        print(f"robot: {err}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem)
+    print(f"{stored} warning(s) imported, {duplicates} already stored, {len(problems)} row problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return asyncio.run(run_demo(keep=args.keep))

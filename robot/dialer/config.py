@@ -1,0 +1,167 @@
+"""The daemon's configuration (`robot run --config robot.yaml`), validated like the scripts:
+a typo is an error naming the file, line and key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..config import REPO_ROOT, SpeechSettings
+from ..dialog.const import EscalationReason, RiskLevel
+from ..dialog.loader import ScriptError, read_yaml, schema_problems
+from ..sip.config import Secret
+from ..sip.endpoint import MAX_CALLS_PER_PROCESS
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port")
+    token: Secret = Field(default=Secret(env="ROBOT_API_TOKEN"), description="Bearer token for /v1/*")
+
+
+class WorkersConfig(_Model):
+    processes: int = Field(default=2, ge=1, le=64, description="Call-worker processes")
+    calls_per_process: int = Field(default=MAX_CALLS_PER_PROCESS, ge=1, le=MAX_CALLS_PER_PROCESS)
+    start_timeout_seconds: float = Field(default=120, gt=0)
+    restart_delay_seconds: float = Field(default=2.0, ge=0)
+    drain_seconds: float = Field(default=120, ge=0, description="On SIGTERM, how long active calls may finish")
+    log_file: Path | None = Field(default=None, description="Append the workers' logs here; omit for the daemon's stderr")
+
+
+class Window(_Model):
+    """Local time of day; `end` before `start` spans midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    def contains(self, moment: dt.datetime) -> bool:
+        now = moment.timetz().replace(tzinfo=None)
+        if self.start <= self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+    def next_opening(self, moment: dt.datetime) -> dt.datetime:
+        """The next time at or after `moment` the window is open."""
+        if self.contains(moment):
+            return moment
+        opening = moment.replace(hour=self.start.hour, minute=self.start.minute, second=0, microsecond=0)
+        if opening <= moment:
+            opening += dt.timedelta(days=1)
+        return opening
+
+
+class OutcomeRule(_Model):
+    finish: bool = Field(default=False, description="The warning is done")
+    retry: bool = Field(default=False, description="Call again, on the risk's retry schedule")
+    retry_after_seconds: float | None = Field(default=None, ge=0, description="Instead of the schedule's next delay")
+    escalate: EscalationReason | None = Field(default=None, description="Open an escalation at once")
+    escalate_when_exhausted: EscalationReason | None = Field(default=None, description="When no retry is left")
+    counts_attempt: bool = Field(default=True, description="Uses up one of the warning's attempts")
+    trunk_fault: bool = Field(default=False, description="Retry on the trunk back-off schedule")
+
+    @model_validator(mode="after")
+    def _one_ending(self) -> OutcomeRule:
+        if self.finish == (self.retry or self.trunk_fault):
+            raise ValueError("a rule either finishes the warning or retries it")
+        return self
+
+
+DEFAULT_RULES: dict[str, OutcomeRule] = {
+    "dissuaded": OutcomeRule(finish=True),
+    "escalated": OutcomeRule(finish=True),
+    "wrong_person": OutcomeRule(finish=True),
+    "invalid_number": OutcomeRule(finish=True, escalate=EscalationReason.INVALID_NUMBER),
+    "busy": OutcomeRule(retry=True, retry_after_seconds=120, escalate=EscalationReason.UNANSWERED_BUSY),
+    "no_answer": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    "rejected": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    "unreachable": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    "refused": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    "no_input": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    "callback_requested": OutcomeRule(retry=True, retry_after_seconds=1800, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    "failed": OutcomeRule(trunk_fault=True, counts_attempt=False),
+    "interrupted": OutcomeRule(retry=True, retry_after_seconds=0, counts_attempt=False),
+}
+
+
+class PolicyConfig(_Model):
+    retry_delays_seconds: dict[RiskLevel, list[float]] = Field(
+        default={RiskLevel.MEDIUM: [120, 300, 600], RiskLevel.LOW: [600, 1800]},
+        description="Delay before each retry; one first attempt plus one retry per entry",
+    )
+    trunk_fault_delays_seconds: list[float] = Field(default=[15, 30, 60, 120, 300], min_length=1, description="The last repeats")
+    max_trunk_failures: int = Field(default=20, ge=1, description="Then escalate (call_failed)")
+    outcomes: dict[str, OutcomeRule] = Field(default=DEFAULT_RULES, description="Merged over the defaults")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _merge(cls, outcomes: dict[str, OutcomeRule]) -> dict[str, OutcomeRule]:
+        return {**DEFAULT_RULES, **outcomes}
+
+
+class CircuitBreakerConfig(_Model):
+    window_seconds: float = Field(default=60, gt=0)
+    min_attempts: int = Field(default=10, ge=1)
+    failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    open_seconds: float = Field(default=30, gt=0)
+
+
+class WebhookConfig(_Model):
+    escalation_url: str | None = Field(default=None, description="POSTed each new escalation")
+    outcome_url: str | None = Field(default=None, description="Final outcomes of warnings without a callback_url")
+    secret: Secret | None = Field(default=None, description="HMAC-SHA256 key for X-Robot-Signature")
+    retry_delays_seconds: list[float] = Field(default=[5, 15, 60, 300, 900, 1800, 3600], min_length=1)
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
+class DialerConfig(_Model):
+    node_id: str = Field(default_factory=socket.gethostname, description="Names this node's leases")
+    database: Path = Path("/var/lib/robot/robot.db")
+    sip_config: Path | None = Field(default=None, description="A sip-config/*.yaml; omit for the loopback default")
+    dialogs_dir: Path = REPO_ROOT / "dialogs"
+    speech: SpeechSettings = SpeechSettings()
+    language: str = Field(default="zh-CN", description="For warnings that do not say (extra.language)")
+    phone_region: str = Field(default="CN", description="How numbers without a country code are read")
+    timezone: str = "Asia/Shanghai"
+    api: ApiConfig = ApiConfig()
+    workers: WorkersConfig = WorkersConfig()
+    calls_per_second: float = Field(default=10, gt=0, description="Pacing of new INVITEs")
+    calling_windows: dict[RiskLevel, Window | None] = Field(
+        default={RiskLevel.LOW: Window(start=dt.time(8), end=dt.time(21)), RiskLevel.MEDIUM: None},
+        description="Local time; null means any hour",
+    )
+    max_attempts_per_number_per_day: int = Field(default=8, ge=1)
+    policy: PolicyConfig = PolicyConfig()
+    circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
+    webhooks: WebhookConfig = WebhookConfig()
+    lease_margin_seconds: float = Field(default=120, ge=10, description="Added to max_call_seconds for a lease")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {name!r}") from err
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_dialer_config(path: str | Path | None) -> DialerConfig:
+    if path is None:
+        return DialerConfig()
+    data, locations = read_yaml(Path(path))
+    try:
+        return DialerConfig.model_validate(data or {})
+    except ValidationError as err:
+        raise ScriptError(list(schema_problems(err, locations))) from err

@@ -1,0 +1,78 @@
+"""The dialog scripts the dialer calls with, chosen by language and scam type, and
+reloaded on SIGHUP: a broken new set is rejected with its errors and the old one stays."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..dialog.checks import check_paths, script_files
+from ..dialog.loader import Problem, ScriptError, load_script
+from ..dialog.schema import Script
+
+_LOGGER = logging.getLogger(__name__)
+GENERIC = "generic"
+
+
+@dataclass(frozen=True)
+class ScriptVersion:
+    script: Script
+    path: Path
+    version: str
+    """meta.version plus a content hash: two edits never share a version."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.script.meta.language.value}/{self.script.meta.id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return self.script.model_dump(mode="json")
+
+
+def _version(script: Script) -> str:
+    digest = hashlib.sha256(json.dumps(script.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:10]
+    return f"v{script.meta.version}-{digest}"
+
+
+class ScriptLibrary:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._scripts: list[ScriptVersion] = []
+        self.loaded_at_generation = 0
+
+    @property
+    def scripts(self) -> list[ScriptVersion]:
+        return list(self._scripts)
+
+    async def load(self) -> None:
+        """Check every script (schema, references, embedded tests) and swap them in, or raise
+        ScriptError and keep the scripts already loaded."""
+        problems, count = await check_paths([self.directory])
+        if count == 0:
+            problems = [Problem(str(self.directory), 1, 1, "no dialog scripts here")]
+        if problems:
+            raise ScriptError(problems)
+        loaded = []
+        for path in script_files([self.directory]):
+            script = load_script(path).script
+            loaded.append(ScriptVersion(script=script, path=path, version=_version(script)))
+        self._scripts = loaded
+        self.loaded_at_generation += 1
+        _LOGGER.info("loaded %d dialog scripts from %s", len(loaded), self.directory)
+
+    def languages(self) -> list[str]:
+        return sorted({s.script.meta.language.value for s in self._scripts})
+
+    def select(self, language: str, fraud_type: str, risk: str) -> ScriptVersion | None:
+        """The script for this scam type in this language, else the language's generic script."""
+        fitting = [s for s in self._scripts if s.script.meta.language.value == language
+                   and risk in {r.value for r in s.script.meta.risk_levels}]
+        for wanted in (fraud_type, GENERIC):
+            for candidate in fitting:
+                if wanted in candidate.script.meta.fraud_types:
+                    return candidate
+        return None

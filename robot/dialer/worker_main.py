@@ -1,0 +1,128 @@
+"""A call-worker process: one pjsua2 endpoint, at most 4 calls, driven by the daemon.
+
+    python -m robot.dialer.worker_main --fd N --name w1 [--config robot.yaml]
+
+The daemon and the worker talk JSON lines over a socket pair (fd N); stdout is left to
+pjlib's own logging. Messages from the daemon: `call`, `drain`, `stop`. To the daemon:
+`ready`, `event` (escalations, as they happen), `result`, `stats`. If the daemon goes
+away, the worker hangs up its calls (outcome `interrupted`) and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from ..dialog.events import DialogEvent, EscalationRequested
+from ..dialog.schema import Script
+from ..sip.config import load_sip_config
+from ..sip.worker import CallWorker
+from ..speech.kit import SpeechKit
+from ..speech.prompts import script_sentences
+from .config import load_dialer_config
+from .scripts import ScriptLibrary
+
+_LOGGER = logging.getLogger("robot.worker")
+
+
+class WorkerProcess:
+    def __init__(self, worker: CallWorker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.worker = worker
+        self.reader = reader
+        self.writer = writer
+        self.calls: dict[int, asyncio.Task[None]] = {}
+        self.draining = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+
+    async def serve(self, slots: int) -> None:
+        self.send({"type": "ready", "slots": slots, "pid": os.getpid()})
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                _LOGGER.warning("the daemon went away: hanging up")
+                await self.worker.shutdown(0)
+                return
+            message = json.loads(line)
+            kind = message["type"]
+            if kind == "call":
+                attempt_id = message["attempt_id"]
+                task = asyncio.create_task(self.run_call(message))
+                self.calls[attempt_id] = task
+                task.add_done_callback(functools.partial(self._forget, attempt_id))
+            elif kind == "stop":
+                await self.worker.shutdown(float(message.get("drain_seconds", 0)))
+                if self.calls:
+                    await asyncio.gather(*self.calls.values(), return_exceptions=True)
+                await self.writer.drain()
+                return
+
+    def _forget(self, attempt_id: int, _: asyncio.Task[None]) -> None:
+        self.calls.pop(attempt_id, None)
+
+    async def run_call(self, message: dict[str, Any]) -> None:
+        attempt_id = message["attempt_id"]
+
+        def on_event(event: DialogEvent) -> None:
+            if isinstance(event, EscalationRequested):
+                self.send({"type": "event", "attempt_id": attempt_id, "event": event.model_dump(mode="json")})
+
+        try:
+            result = await self.worker.call(
+                message["target"], Script.model_validate(message["script"]),
+                variables=message.get("variables"), headers=message.get("headers"),
+                recording_name=message.get("recording_name"), warning_id=message.get("warning_id", ""), on_event=on_event,
+            )
+            payload = result.model_dump(mode="json")
+        except Exception as err:  # reported as a failed attempt, never lost
+            _LOGGER.exception("attempt %s failed inside the worker", attempt_id)
+            payload = {"outcome": "failed", "call_outcome": "failed", "error": f"{type(err).__name__}: {err}"}
+        self.send({"type": "result", "attempt_id": attempt_id, "result": payload})
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    config = load_dialer_config(args.config)
+    sip = load_sip_config(config.sip_config)
+    speech = SpeechKit(config.speech)
+    library = ScriptLibrary(config.dialogs_dir)
+    await library.load()
+    for version in library.scripts:  # warm the prompt cache (shared on disk by all workers)
+        await speech.prompts(version.script.meta.voice).render_all(script_sentences(version.script))
+    sock = socket.socket(fileno=args.fd)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    languages = tuple(library.languages())
+    async with CallWorker(sip, speech, languages=languages) as worker:
+        process = WorkerProcess(worker, reader, writer)
+        await process.serve(config.workers.calls_per_process)
+    writer.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="robot call-worker process (started by `robot run`)")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--config")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers stop (Ctrl-C reaches the group)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The daemon's side of the call workers: a pool of worker processes, each with at most 4
+calls (PJSUA_MAX_CALLS in the pjsua2 wheel). A worker that dies is reported (its attempts
+go back in the queue) and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    attempt_id: int
+    target: str
+    script: dict[str, Any]
+    warning_id: str
+    variables: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    recording_name: str | None = None
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "call", "attempt_id": self.attempt_id, "target": self.target, "script": self.script,
+                "warning_id": self.warning_id, "variables": self.variables, "headers": self.headers,
+                "recording_name": self.recording_name}
+
+
+class PoolListener(ABC):
+    """What the pool tells the daemon."""
+
+    @abstractmethod
+    async def attempt_event(self, attempt_id: int, event: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def attempt_finished(self, attempt_id: int, result: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def attempts_lost(self, attempt_ids: list[int], worker: str) -> None:
+        """A worker died with these attempts in flight."""
+
+    def slot_freed(self) -> None:  # noqa: B027 - optional hook
+        """A call slot may be free now."""
+
+
+class CallPool(ABC):
+    """Where the scheduler sends calls. `WorkerPool` runs real worker processes; tests
+    subclass this with a fake."""
+
+    @abstractmethod
+    def free_slots(self) -> int: ...
+
+    @abstractmethod
+    def active_calls(self) -> int: ...
+
+    @abstractmethod
+    async def dispatch(self, job: Job) -> str:
+        """Send a call to a worker with a free slot; returns the worker's name."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self, drain_seconds: float) -> None:
+        """Let calls finish for up to `drain_seconds`, hang up the rest, stop the workers."""
+
+    def alive_workers(self) -> int:
+        return 0
+
+
+class _Worker:
+    def __init__(self, name: str, slots: int) -> None:
+        self.name = name
+        self.slots = slots
+        self.process: asyncio.subprocess.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.ready = False
+        self.in_flight: set[int] = set()
+        self.supervisor: asyncio.Task[None] | None = None
+        self.restarts = 0
+
+
+class WorkerPool(CallPool):
+    def __init__(
+        self,
+        listener: PoolListener,
+        *,
+        processes: int,
+        slots_per_process: int,
+        config_path: Path | None,
+        start_timeout_seconds: float = 120,
+        restart_delay_seconds: float = 2.0,
+        command: list[str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.log_path = log_path
+        """Workers' own log lines go here (appended); None: the daemon's stderr."""
+        self.listener = listener
+        self.config_path = config_path
+        self.start_timeout_seconds = start_timeout_seconds
+        self.restart_delay_seconds = restart_delay_seconds
+        self.command = command or [sys.executable, "-m", "robot.dialer.worker_main"]
+        self.workers = [_Worker(f"w{index + 1}", slots_per_process) for index in range(processes)]
+        self._stopping = False
+        self._some_ready = asyncio.Event()
+
+    def free_slots(self) -> int:
+        return sum(w.slots - len(w.in_flight) for w in self.workers if w.ready)
+
+    def active_calls(self) -> int:
+        return sum(len(w.in_flight) for w in self.workers)
+
+    def alive_workers(self) -> int:
+        return sum(w.ready for w in self.workers)
+
+    async def start(self) -> None:
+        for worker in self.workers:
+            worker.supervisor = asyncio.create_task(self._supervise(worker), name=f"worker {worker.name}")
+        try:
+            await asyncio.wait_for(self._all_ready(), self.start_timeout_seconds)
+        except TimeoutError:
+            if not any(w.ready for w in self.workers):
+                raise RuntimeError(f"no call worker started within {self.start_timeout_seconds:g} s; see the log") from None
+            _LOGGER.warning("only %d of %d call workers started", self.alive_workers(), len(self.workers))
+
+    async def _all_ready(self) -> None:
+        while not all(w.ready for w in self.workers):
+            await self._some_ready.wait()
+            self._some_ready.clear()
+
+    async def dispatch(self, job: Job) -> str:
+        candidates = [w for w in self.workers if w.ready and len(w.in_flight) < w.slots]
+        if not candidates:
+            raise RuntimeError("no free call slot")
+        worker = max(candidates, key=lambda w: w.slots - len(w.in_flight))
+        assert worker.writer is not None
+        worker.in_flight.add(job.attempt_id)
+        worker.writer.write(json.dumps(job.message(), ensure_ascii=False).encode() + b"\n")
+        await worker.writer.drain()
+        return worker.name
+
+    async def stop(self, drain_seconds: float) -> None:
+        self._stopping = True
+        for worker in self.workers:
+            if worker.writer is not None and not worker.writer.is_closing():
+                with contextlib.suppress(ConnectionError):
+                    worker.writer.write(json.dumps({"type": "stop", "drain_seconds": drain_seconds}).encode() + b"\n")
+                    await worker.writer.drain()
+        supervisors = [w.supervisor for w in self.workers if w.supervisor is not None]
+        done, pending = await asyncio.wait(supervisors, timeout=drain_seconds + 30) if supervisors else (set(), set())
+        for task in pending:
+            task.cancel()
+        for worker in self.workers:
+            if worker.process is not None and worker.process.returncode is None:
+                worker.process.kill()
+                await worker.process.wait()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _supervise(self, worker: _Worker) -> None:
+        while not self._stopping:
+            try:
+                await self._run_once(worker)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("call worker %s failed", worker.name)
+            worker.ready = False
+            lost = sorted(worker.in_flight)
+            worker.in_flight.clear()
+            if lost:
+                await self.listener.attempts_lost(lost, worker.name)
+            if self._stopping:
+                return
+            worker.restarts += 1
+            _LOGGER.warning("call worker %s stopped; restarting in %g s", worker.name, self.restart_delay_seconds)
+            await asyncio.sleep(self.restart_delay_seconds)
+
+    async def _run_once(self, worker: _Worker) -> None:
+        parent, child = socket.socketpair()
+        command = [*self.command, "--fd", str(child.fileno()), "--name", worker.name]
+        if self.config_path is not None:
+            command += ["--config", str(self.config_path)]
+        log = open(self.log_path, "ab") if self.log_path is not None else None  # noqa: SIM115 - closed below
+        try:
+            worker.process = await asyncio.create_subprocess_exec(
+                *command, pass_fds=(child.fileno(),), stdout=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
+        finally:
+            child.close()
+            if log is not None:
+                log.close()
+        reader, writer = await asyncio.open_connection(sock=parent)
+        worker.writer = writer
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                await self._handle(worker, json.loads(line))
+        finally:
+            writer.close()
+            worker.writer = None
+            code = await worker.process.wait()
+            if not self._stopping:
+                _LOGGER.error("call worker %s (pid %s) exited with %s", worker.name, worker.process.pid, code)
+
+    async def _handle(self, worker: _Worker, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "ready":
+            worker.slots = min(worker.slots, int(message["slots"]))
+            worker.ready = True
+            self._some_ready.set()
+            _LOGGER.info("call worker %s ready (pid %s, %d slots)", worker.name, message.get("pid"), worker.slots)
+            self.listener.slot_freed()
+        elif kind == "event":
+            await self.listener.attempt_event(message["attempt_id"], message["event"])
+        elif kind == "result":
+            attempt_id = message["attempt_id"]
+            worker.in_flight.discard(attempt_id)
+            await self.listener.attempt_finished(attempt_id, message["result"])
+            self.listener.slot_freed()

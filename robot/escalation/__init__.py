@@ -1,0 +1,1 @@
+"""Getting escalations and outcomes to people: signed webhooks with stored, retried deliveries."""

@@ -1,0 +1,160 @@
+"""What the store keeps: warnings, call attempts, escalations, deliveries and the audit log."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..dialog.const import EscalationMode, RiskLevel
+
+
+class WarningStatus(StrEnum):
+    QUEUED = "queued"
+    """Waiting for its next attempt (`next_attempt_at`)."""
+    CALLING = "calling"
+    """Leased to a dialer node; an attempt is in flight."""
+    DONE = "done"
+    """Finished; `outcome` says how."""
+    MERGED = "merged"
+    """Another warning for the same number carries it (`merged_into`)."""
+
+
+class AttemptState(StrEnum):
+    IN_FLIGHT = "in_flight"
+    FINISHED = "finished"
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Gave up after the last retry."""
+
+
+class DeliveryKind(StrEnum):
+    ESCALATION = "escalation"
+    OUTCOME = "outcome"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewWarning(_Record):
+    """A validated warning, ready to store (phone already normalised)."""
+
+    external_id: str
+    phone: str = Field(description="E.164, e.g. +8613800138000")
+    dial_number: str = Field(description="What the trunk dials, e.g. 13800138000")
+    name: str = ""
+    risk: RiskLevel
+    fraud_type: str = "generic"
+    language: str
+    received_at: str = Field(description="ISO 8601, as the warning system sent it")
+    callback_url: str | None = None
+    extra: dict[str, Any] = {}
+
+
+class WarningRecord(NewWarning):
+    id: int
+    accepted_at: float
+    status: WarningStatus
+    attempts: int = Field(description="Attempts that count against the retry schedule")
+    trunk_failures: int = Field(description="Attempts lost to trunk faults; they do not count")
+    next_attempt_at: float
+    script: str | None = None
+    outcome: str | None = None
+    merged_into: int | None = None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    updated_at: float
+
+
+class AttemptRecord(_Record):
+    id: int
+    warning_id: int
+    number: int
+    worker: str
+    script: str
+    script_version: str
+    started_at: float
+    ended_at: float | None = None
+    state: AttemptState
+    sip_status: int | None = None
+    call_outcome: str | None = None
+    outcome: str | None = None
+    answered: bool = False
+    duration_seconds: float | None = None
+    transcript: list[dict[str, Any]] = []
+    escalation: dict[str, Any] | None = None
+    recording: str | None = None
+
+
+class EscalationRecord(_Record):
+    id: int
+    warning_id: int
+    attempt_id: int | None
+    reason: str
+    phrase: str = ""
+    mode: EscalationMode
+    status: EscalationStatus
+    claimed_by: str | None = None
+    notes: str = ""
+    created_at: float
+    claimed_at: float | None = None
+    resolved_at: float | None = None
+
+
+class DeliveryRecord(_Record):
+    id: int
+    kind: DeliveryKind
+    subject_id: int
+    url: str
+    payload: str
+    status: DeliveryStatus
+    tries: int
+    next_try_at: float
+    last_error: str = ""
+    created_at: float
+    delivered_at: float | None = None
+
+
+class AttemptResult(_Record):
+    """What a call worker reports at the end of an attempt."""
+
+    sip_status: int | None = None
+    call_outcome: str
+    outcome: str
+    answered: bool = False
+    duration_seconds: float = 0.0
+    transcript: list[dict[str, Any]] = []
+    escalation: dict[str, Any] | None = None
+    recording: str | None = None
+
+
+class Decision(_Record):
+    """What the policy decided after an attempt; the store applies it in one transaction."""
+
+    finished: bool
+    outcome: str | None = Field(default=None, description="The warning's final outcome, when finished")
+    next_attempt_at: float | None = None
+    counts_attempt: bool = True
+    trunk_fault: bool = False
+    escalate: str | None = Field(default=None, description="An escalation reason to open now (besides the call's own)")
+    note: str = ""
+
+
+class Accepted(_Record):
+    warning: WarningRecord
+    created: bool
+    """False: this external id was already stored (idempotent)."""
+    merged_into: int | None = None
+    escalation_id: int | None = None
