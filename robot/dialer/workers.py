@@ -188,7 +188,8 @@ class WorkerPool(CallPool):
         command = [*self.command, "--fd", str(child.fileno()), "--name", worker.name]
         if self.config_path is not None:
             command += ["--config", str(self.config_path)]
-        log = open(self.log_path, "ab") if self.log_path is not None else None  # noqa: SIM115 - closed below
+        # Opening a local log for append does not block in any way that matters; closed below.
+        log = open(self.log_path, "ab") if self.log_path is not None else None  # noqa: SIM115, ASYNC230
         try:
             worker.process = await asyncio.create_subprocess_exec(
                 *command, pass_fds=(child.fileno(),), stdout=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL,
