@@ -55,12 +55,13 @@ class Daemon(PoolListener):
         pool: CallPool | None = None,
         config_path: Path | None = None,
         sip: SipConfig | None = None,
+        library: ScriptLibrary | None = None,
     ) -> None:
         self.config = config
         self.repository = repository
         self.clock = clock or WallClock()
         self.sip = sip or load_sip_config(config.sip_config)
-        self.library = ScriptLibrary(config.dialogs_dir)
+        self.library = library or ScriptLibrary(config.dialogs_dir)
         self.metrics = Metrics()
         self.pool: CallPool = pool or WorkerPool(
             self, processes=config.workers.processes, slots_per_process=config.workers.calls_per_process,
@@ -338,7 +339,8 @@ class Daemon(PoolListener):
         if recovered:
             self.metrics.interrupted.inc(len(recovered))
             _LOGGER.warning("closed %d attempt(s) left in flight by the last run as interrupted; re-queued", len(recovered))
-        await self.library.load()
+        if not self.library.scripts:
+            await self.library.load()
         await self.pool.start()
         self._spawn(self._scheduler_loop(), "scheduler")
         self._spawn(self._delivery_loop(), "deliveries")

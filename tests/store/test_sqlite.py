@@ -1,0 +1,211 @@
+"""The SQLite store, on a real database file: migrations, intake, leases, outcomes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from robot.dialog.const import EscalationMode, RiskLevel
+from robot.store import (
+    AttemptResult,
+    Conflict,
+    Decision,
+    EscalationStatus,
+    NewWarning,
+    NotFound,
+    SqliteRepository,
+    StoreError,
+    WarningStatus,
+)
+from robot.store.sqlite import MIGRATIONS
+
+NOW = 1_795_000_000.0
+
+
+def warning(external_id: str, phone: str = "+8613800138000", risk: RiskLevel = RiskLevel.MEDIUM, **changes) -> NewWarning:
+    fields = {
+        "external_id": external_id, "phone": phone, "dial_number": phone.removeprefix("+86"), "risk": risk,
+        "language": "zh-CN", "received_at": "2026-11-22T09:00:00+08:00", "fraud_type": "investment",
+    }
+    return NewWarning(**(fields | changes))
+
+
+@pytest.fixture
+async def store(tmp_path):
+    repository = SqliteRepository(tmp_path / "robot.db")
+    await repository.open()
+    yield repository
+    await repository.close()
+
+
+async def test_a_new_database_gets_every_migration_and_wal(store, tmp_path):
+    assert await store.schema_version() == len(MIGRATIONS)
+    with sqlite3.connect(tmp_path / "robot.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path):
+    first = SqliteRepository(tmp_path / "robot.db")
+    await first.open()
+    await first.accept_warning(warning("W-1"), NOW)
+    await first.close()
+
+    class Next(SqliteRepository):
+        migrations = [*MIGRATIONS, "ALTER TABLE warnings ADD COLUMN district TEXT NOT NULL DEFAULT '';"]
+
+    upgraded = Next(tmp_path / "robot.db")
+    await upgraded.open()
+    try:
+        assert await upgraded.schema_version() == len(MIGRATIONS) + 1
+        rows = await upgraded._all("SELECT external_id, district FROM warnings")
+        assert [tuple(r) for r in rows] == [("W-1", "")]
+    finally:
+        await upgraded.close()
+    newer_than_code = SqliteRepository(tmp_path / "robot.db")
+    with pytest.raises(StoreError, match="newer than this robot understands"):
+        await newer_than_code.open()
+
+
+async def test_intake_is_idempotent_and_merges_numbers(store):
+    first = await store.accept_warning(warning("W-1", risk=RiskLevel.LOW), NOW)
+    again = await store.accept_warning(warning("W-1", risk=RiskLevel.LOW), NOW + 1)
+    assert first.created and not again.created and again.warning.id == first.warning.id
+    merged = await store.accept_warning(warning("W-2", risk=RiskLevel.MEDIUM), NOW + 2)
+    assert merged.created and merged.merged_into == first.warning.id
+    assert merged.warning.status is WarningStatus.MERGED
+    carrier = await store.get_warning(first.warning.id)
+    assert carrier.risk is RiskLevel.MEDIUM  # the open warning takes the higher risk
+    assert await store.queue_depth() == {"low": 0, "medium": 1, "high": 0}
+
+
+async def test_high_risk_becomes_an_escalation_not_a_call(store):
+    accepted = await store.accept_warning(warning("W-9", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk",
+                                          escalation_url="http://127.0.0.1:1/hook")
+    assert accepted.warning.status is WarningStatus.DONE and accepted.warning.outcome == "escalated"
+    [escalation] = await store.escalations(EscalationStatus.OPEN)
+    assert (escalation.reason, escalation.warning_id, escalation.mode) == ("high_risk", accepted.warning.id, EscalationMode.TICKET)
+    [delivery] = await store.due_deliveries(NOW, 10)
+    assert delivery.kind == "escalation" and '"high_risk"' in delivery.payload
+    assert await store.due_warnings(NOW + 10, [RiskLevel.MEDIUM, RiskLevel.LOW], 10) == []
+
+
+async def test_due_order_is_medium_first_then_oldest(store):
+    await store.accept_warning(warning("low-old", "+8613800000001", RiskLevel.LOW, received_at="2026-11-22T08:00:00+08:00"), NOW)
+    await store.accept_warning(warning("med-new", "+8613800000002", received_at="2026-11-22T09:30:00+08:00"), NOW)
+    await store.accept_warning(warning("med-old", "+8613800000003", received_at="2026-11-22T09:00:00+08:00"), NOW)
+    due = await store.due_warnings(NOW, [RiskLevel.MEDIUM, RiskLevel.LOW], 10)
+    assert [w.external_id for w in due] == ["med-old", "med-new", "low-old"]
+    assert [w.external_id for w in await store.due_warnings(NOW, [RiskLevel.LOW], 10)] == ["low-old"]
+
+
+async def claim(store, warning_id, now=NOW, owner="node-a"):
+    return await store.claim(warning_id, owner=owner, worker="w1", script="zh-CN/investment", script_version="v1-x",
+                             lease_seconds=600, now=now)
+
+
+async def test_a_claim_is_exclusive_and_one_number_has_one_live_attempt(store):
+    a = (await store.accept_warning(warning("W-1"), NOW)).warning
+    first = await claim(store, a.id)
+    assert first is not None and first.number == 1
+    assert await claim(store, a.id, owner="node-b") is None  # already leased
+    assert (await store.get_warning(a.id)).status is WarningStatus.CALLING
+    # A finished warning for the same number, re-opened as a new one: not while a call is live.
+    b = (await store.accept_warning(warning("W-2", "+8613900000000"), NOW)).warning
+    assert await claim(store, b.id) is not None
+    assert await store.attempts_since("+8613800138000", NOW - 1) == 1
+
+
+async def test_finishing_an_attempt_applies_the_decision_atomically(store):
+    a = (await store.accept_warning(warning("W-1", callback_url="http://127.0.0.1:1/cb"), NOW)).warning
+    merged = (await store.accept_warning(warning("W-2"), NOW + 1)).warning
+    attempt = await claim(store, a.id)
+    busy = AttemptResult(sip_status=486, call_outcome="busy", outcome="busy")
+    opened = await store.finish_attempt(
+        attempt.id, busy, Decision(finished=False, next_attempt_at=NOW + 120, escalate="unanswered_busy"), NOW + 5,
+        escalation_url="http://127.0.0.1:1/esc",
+    )
+    assert [e.reason for e in opened] == ["unanswered_busy"]
+    after = await store.get_warning(a.id)
+    assert (after.status, after.attempts, after.next_attempt_at, after.lease_owner) == (WarningStatus.QUEUED, 1, NOW + 120, None)
+    # Second attempt: answered, escalated by the dialog (its escalation is stored with the phrase).
+    attempt2 = await claim(store, a.id, now=NOW + 130)
+    answered = AttemptResult(sip_status=200, call_outcome="answered", outcome="escalated", answered=True, duration_seconds=31.5,
+                             transcript=[{"speaker": "callee", "text": "我已经转账了", "at_seconds": 4.2}],
+                             escalation={"reason": "urgent_speech", "phrase": "我已经转账了", "mode": "live"},
+                             recording="/var/lib/robot/recordings/W-1-2.wav")
+    await store.finish_attempt(attempt2.id, answered, Decision(finished=True, outcome="escalated"), NOW + 170,
+                               escalation_url="http://127.0.0.1:1/esc", outcome_url="http://127.0.0.1:1/global")
+    done = await store.get_warning(a.id)
+    assert (done.status, done.outcome, done.attempts) == (WarningStatus.DONE, "escalated", 2)
+    assert (await store.get_warning(merged.id)).status is WarningStatus.DONE  # the merged warning is finished with it
+    attempts = await store.attempts_of(a.id)
+    assert attempts[1].transcript[0]["text"] == "我已经转账了" and attempts[1].recording.endswith("W-1-2.wav")
+    escalations = await store.escalations(warning_id=a.id)
+    assert [(e.reason, e.phrase, e.mode.value) for e in escalations] == [
+        ("unanswered_busy", "", "ticket"), ("urgent_speech", "我已经转账了", "live")]
+    deliveries = await store.due_deliveries(NOW + 200, 10)
+    outcome_urls = sorted(d.url for d in deliveries if d.kind == "outcome")
+    assert outcome_urls == ["http://127.0.0.1:1/cb", "http://127.0.0.1:1/global"]  # own callback, else the global hook
+    # A late duplicate result changes nothing.
+    assert await store.finish_attempt(attempt2.id, busy, Decision(finished=False), NOW + 300) == []
+    assert (await store.get_warning(a.id)).outcome == "escalated"
+
+
+async def test_an_escalation_opened_during_the_call_is_not_doubled(store):
+    a = (await store.accept_warning(warning("W-1"), NOW)).warning
+    attempt = await claim(store, a.id)
+    live, created = await store.open_escalation(a.id, "urgent_speech", phrase="safe account", mode=EscalationMode.LIVE,
+                                                attempt_id=attempt.id, now=NOW + 3)
+    again, created_again = await store.open_escalation(a.id, "urgent_speech", attempt_id=attempt.id, now=NOW + 4)
+    assert created and not created_again and again.id == live.id
+    result = AttemptResult(call_outcome="answered", outcome="escalated", answered=True,
+                           escalation={"reason": "urgent_speech", "phrase": "safe account", "mode": "ticket"})
+    assert await store.finish_attempt(attempt.id, result, Decision(finished=True, outcome="escalated"), NOW + 9) == []
+    [only] = await store.escalations(warning_id=a.id)
+    assert only.mode is EscalationMode.TICKET  # the officer leg failed: it became a call-back ticket
+
+
+async def test_recovery_requeues_what_was_in_flight(store):
+    a = (await store.accept_warning(warning("W-1"), NOW)).warning
+    b = (await store.accept_warning(warning("W-2", "+8613900000000"), NOW)).warning
+    c = (await store.accept_warning(warning("W-3", "+8613700000000"), NOW)).warning
+    mine, lost, elsewhere = await claim(store, a.id), await claim(store, b.id), await claim(store, c.id, owner="node-b")
+    assert await store.recover(NOW + 10, attempt_ids=[lost.id]) == [lost.id]  # a worker died
+    assert await store.recover(NOW + 20, owner="node-a") == [mine.id]  # this node restarted
+    assert await store.recover(NOW + 30) == []  # node-b's lease is still valid
+    assert await store.recover(NOW + 700) == [elsewhere.id]  # node-b is gone: its lease ran out
+    for record in (a, b, c):
+        current = await store.get_warning(record.id)
+        assert current.status is WarningStatus.QUEUED and current.attempts == 0
+    assert {x.outcome for x in [*await store.attempts_of(a.id), *await store.attempts_of(b.id)]} == {"interrupted"}
+    log = await store.audit_log(a.id)
+    assert [e["kind"] for e in log] == ["accepted", "dialling", "attempt_interrupted"]
+
+
+async def test_officers_claim_and_resolve(store):
+    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk")).warning
+    [escalation] = await store.escalations(warning_id=a.id)
+    claimed = await store.claim_escalation(escalation.id, "officer.li", NOW + 60)
+    assert (claimed.status, claimed.claimed_by) == (EscalationStatus.CLAIMED, "officer.li")
+    with pytest.raises(Conflict):
+        await store.claim_escalation(escalation.id, "officer.wang", NOW + 61)
+    resolved = await store.resolve_escalation(escalation.id, "officer.li", "Visited; no money lost.", NOW + 3600)
+    assert (resolved.status, resolved.notes, resolved.resolved_at) == (EscalationStatus.RESOLVED, "Visited; no money lost.", NOW + 3600)
+    with pytest.raises(Conflict):
+        await store.resolve_escalation(escalation.id, "officer.li", "", NOW + 3601)
+    with pytest.raises(NotFound):
+        await store.claim_escalation(999, "officer.li", NOW)
+    assert await store.escalations(EscalationStatus.OPEN) == []
+
+
+async def test_deliveries_record_failures_and_give_up(store):
+    await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk", escalation_url="http://x/y")
+    [delivery] = await store.due_deliveries(NOW, 10)
+    await store.delivery_failed(delivery.id, "HTTP 500", NOW + 5, NOW)
+    assert await store.due_deliveries(NOW + 1, 10) == []
+    retried = (await store.due_deliveries(NOW + 5, 10))[0]
+    assert (retried.tries, retried.last_error) == (1, "HTTP 500")
+    await store.delivery_failed(delivery.id, "HTTP 500", None, NOW + 6)
+    gone = await store.get_delivery(delivery.id)
+    assert (gone.status, gone.tries) == ("failed", 2)
