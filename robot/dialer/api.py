@@ -161,7 +161,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         state = "draining" if daemon.draining else "ok" if daemon.started and workers else "starting" if not daemon.started else "no_workers"
         if state != "ok":
             response.status_code = 503
-        return {"status": state, "workers": workers, "free_slots": daemon.pool.free_slots(),
+        return {"status": state, "workers": workers, "worker_processes": daemon.pool.describe(), "free_slots": daemon.pool.free_slots(),
                 "active_calls": daemon.pool.active_calls(), "trunk_circuit": daemon.breaker.state(daemon.clock.now()),
                 "scripts": [f"{s.name} {s.version}" for s in daemon.library.scripts]}
 

@@ -75,6 +75,10 @@ class CallPool(ABC):
     def alive_workers(self) -> int:
         return 0
 
+    def describe(self) -> list[dict[str, Any]]:
+        """For /healthz: each worker's name, pid, readiness and calls."""
+        return []
+
 
 class _Worker:
     def __init__(self, name: str, slots: int) -> None:
@@ -120,6 +124,10 @@ class WorkerPool(CallPool):
 
     def alive_workers(self) -> int:
         return sum(w.ready for w in self.workers)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": w.name, "pid": w.process.pid if w.process else None, "ready": w.ready,
+                 "calls": len(w.in_flight), "restarts": w.restarts} for w in self.workers]
 
     async def start(self) -> None:
         for worker in self.workers:

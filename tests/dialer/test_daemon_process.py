@@ -1,0 +1,220 @@
+"""`robot run` as a real process, with real call workers, SIPp and a real SQLite file:
+kill -9 durability, a dying worker, SIGHUP reload and SIGTERM drain."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DIALOGS, REPO
+from tests.sip.conftest import SCENARIOS, free_udp_port
+
+TOKEN = "process-test-token"
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RobotProcess:
+    def __init__(self, workdir: Path, sipp_port: int, *, ring_timeout_seconds: float = 30, drain_seconds: float = 5) -> None:
+        self.workdir = workdir
+        self.port = free_tcp_port()
+        self.dialogs = workdir / "dialogs"
+        if not self.dialogs.exists():
+            self.dialogs.mkdir()
+            shutil.copy(DIALOGS / "en-US" / "generic.yaml", self.dialogs / "generic.yaml")
+        (workdir / "sip.yaml").write_text(
+            "transport: {bind_address: 127.0.0.1, public_address: 127.0.0.1, port: 0, rtp_port_start: 0}\n"
+            f"dial_template: 'sip:{{phone}}@127.0.0.1:{sipp_port}'\n"
+            f"ring_timeout_seconds: {ring_timeout_seconds}\nhello_listen_seconds: 0.5\n"
+        )
+        self.config = workdir / "robot.yaml"
+        self.config.write_text(
+            f"node_id: node-1\ndatabase: '{workdir / 'robot.db'}'\nsip_config: '{workdir / 'sip.yaml'}'\n"
+            f"dialogs_dir: '{self.dialogs}'\nlanguage: en-US\n"
+            f"api: {{port: {self.port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
+            f"workers: {{processes: 1, drain_seconds: {drain_seconds}, restart_delay_seconds: 0.5}}\n"
+            "calls_per_second: 20\ncalling_windows: {low: null, medium: null}\n"
+            "policy: {retry_delays_seconds: {medium: [1, 1], low: [1]}}\n"
+        )
+        self.log = workdir / "robot.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+
+    def start(self) -> RobotProcess:
+        env = {**os.environ, "ROBOT_API_TOKEN": TOKEN, "ROBOT_CACHE_DIR": str(self.workdir.parent / "prompt-cache")}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "robot.cli", "run", "--config", str(self.config)],
+                                            cwd=REPO, env=env, stdout=log, stderr=log)
+        self.wait_for(lambda: self._health_ok(), 180, "the daemon to be healthy")
+        return self
+
+    def _health_ok(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"robot run exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
+        try:
+            return self.client.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def health(self) -> dict[str, Any]:
+        return self.client.get("/healthz").json()
+
+    def warning(self, warning_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/warnings/{warning_id}")
+        response.raise_for_status()
+        return response.json()
+
+    def submit(self, *ids: str) -> None:
+        batch = [{"id": i, "phone": f"1380013{n:04d}", "risk": "medium", "received_at": "2026-11-23T09:00:00"}
+                 for n, i in enumerate(ids, start=1)]
+        assert self.client.post("/v1/warnings", json=batch).status_code == 201
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    @staticmethod
+    def wait_for(condition: Any, seconds: float, what: str) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if condition():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.client.close()
+
+
+@pytest.fixture
+def ringing_sipp(tmp_path):
+    """A SIPp callee that lets every call ring until it is cancelled (many calls)."""
+    port = free_udp_port()
+    process = subprocess.Popen(
+        [shutil.which("sipp") or "sipp", "-sf", str(SCENARIOS / "ring_no_answer.xml"), "-i", "127.0.0.1", "-p", str(port),
+         "-m", "50", "-nostdin", "-mp", str(free_udp_port() & ~1)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.3)
+    yield port
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def robots():
+    started: list[RobotProcess] = []
+    yield started
+    for robot in started:
+        robot.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def test_kill_9_loses_no_warning_and_requeues_calls_in_flight(tmp_path, ringing_sipp, robots):
+    robot = RobotProcess(tmp_path, ringing_sipp).start()
+    robots.append(robot)
+    robot.submit("K1", "K2", "K3")
+    robot.wait_for(lambda: all(robot.warning(i)["status"] == "calling" for i in ("K1", "K2", "K3")), 30, "three calls in flight")
+    worker_pid = robot.health()["worker_processes"][0]["pid"]
+    robot.process.send_signal(signal.SIGKILL)
+    robot.process.wait()
+    robot.wait_for(lambda: not alive(worker_pid), 20, "the orphaned worker to hang up and exit")
+
+    with sqlite3.connect(tmp_path / "robot.db") as db:
+        rows = db.execute("SELECT external_id, status FROM warnings ORDER BY external_id").fetchall()
+        in_flight = db.execute("SELECT COUNT(*) FROM attempts WHERE state = 'in_flight'").fetchone()[0]
+    assert rows == [("K1", "calling"), ("K2", "calling"), ("K3", "calling")] and in_flight == 3
+
+    restarted = RobotProcess(tmp_path, ringing_sipp).start()
+    robots.append(restarted)
+    for warning_id in ("K1", "K2", "K3"):
+        view = restarted.warning(warning_id)
+        assert view["attempts"][0]["outcome"] == "interrupted" and view["attempts"][0]["state"] == "finished"
+        assert view["attempts_used"] == 0
+    # ... and they are called again.
+    restarted.wait_for(lambda: all(len(restarted.warning(i)["attempts"]) == 2 for i in ("K1", "K2", "K3")), 30, "re-dialling")
+    assert "closed 3 attempt(s) left in flight by the last run as interrupted" in restarted.log_text()
+    assert "13800130001" not in restarted.log_text()  # logs show only the last 4 digits
+
+
+def test_a_worker_that_dies_is_restarted_and_its_call_requeued(tmp_path, ringing_sipp, robots):
+    robot = RobotProcess(tmp_path, ringing_sipp).start()
+    robots.append(robot)
+    robot.submit("D1")
+    robot.wait_for(lambda: robot.warning("D1")["status"] == "calling", 30, "the call")
+    [worker] = robot.health()["worker_processes"]
+    os.kill(worker["pid"], signal.SIGKILL)
+    robot.wait_for(lambda: len(robot.warning("D1")["attempts"]) == 2, 120, "the call to be retried on a new worker")
+    first = robot.warning("D1")["attempts"][0]
+    assert first["outcome"] == "interrupted"
+    [again] = robot.health()["worker_processes"]
+    assert again["pid"] != worker["pid"] and again["restarts"] == 1 and again["ready"]
+    assert "call worker w1 died with 1 call(s) up" in robot.log_text()
+
+
+def test_sighup_reloads_scripts_rejects_a_broken_one_and_calls_keep_their_version(tmp_path, ringing_sipp, robots):
+    robot = RobotProcess(tmp_path, ringing_sipp, ring_timeout_seconds=3).start()
+    robots.append(robot)
+    [before] = robot.health()["scripts"]
+    assert before.startswith("en-US/generic v1-")
+    script = robot.dialogs / "generic.yaml"
+    original = script.read_text()
+
+    script.write_text(original.replace("goto: warning", "goto: warnnig", 1))
+    robot.process.send_signal(signal.SIGHUP)
+    robot.wait_for(lambda: "script reload rejected" in robot.log_text(), 60, "the rejection")
+    assert f"{script}:" in robot.log_text() and "warnnig" in robot.log_text()
+    assert robot.health()["scripts"] == [before]  # the old version stays
+
+    robot.submit("H1")
+    robot.wait_for(lambda: robot.warning("H1")["status"] == "calling", 30, "the first call")
+    script.write_text(original.replace("version: 1", "version: 2", 1))
+    robot.process.send_signal(signal.SIGHUP)
+    robot.wait_for(lambda: robot.health()["scripts"][0].startswith("en-US/generic v2-"), 60, "the new version")
+    # The call in progress finishes on the old version; the retry uses the new one.
+    robot.wait_for(lambda: len(robot.warning("H1")["attempts"]) == 2, 60, "the retry")
+    first, second = robot.warning("H1")["attempts"]
+    assert first["script_version"] == before.split()[1] and first["outcome"] == "no_answer"
+    assert second["script_version"].startswith("v2-")
+
+
+def test_sigterm_drains_then_stops(tmp_path, ringing_sipp, robots):
+    robot = RobotProcess(tmp_path, ringing_sipp, ring_timeout_seconds=30, drain_seconds=2).start()
+    robots.append(robot)
+    robot.submit("T1")
+    robot.wait_for(lambda: robot.warning("T1")["status"] == "calling", 30, "the call")
+    started = time.monotonic()
+    robot.process.send_signal(signal.SIGTERM)
+    assert robot.process.wait(60) == 0
+    assert time.monotonic() - started < 20  # the 2 s drain deadline, then the call was hung up
+    with sqlite3.connect(tmp_path / "robot.db") as db:
+        status = db.execute("SELECT status FROM warnings").fetchone()[0]
+        outcome = db.execute("SELECT outcome, state FROM attempts").fetchone()
+    assert status == "queued" and outcome == ("interrupted", "finished")  # back in the queue for the next start
+    assert "SIGTERM: draining" in robot.log_text()
