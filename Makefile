@@ -11,7 +11,7 @@ DEMO_SCRIPT := dialogs/en-US/generic.yaml
 # openssl makes the throwaway certificates for the SIP-over-TLS test.
 APT_PACKAGES := espeak-ng sip-tester kamailio openssl
 
-.PHONY: setup system-packages test lint demo check bench
+.PHONY: setup system-packages test lint demo chat-demo check bench
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -41,7 +41,12 @@ test: lint check
 bench: setup
 	$(BIN)/python bench/speech.py
 
-demo: check
+# The main job on embedded defaults: the daemon, a call worker and simulated citizens on loopback.
+demo: setup
+	$(BIN)/robot demo
+
+# The dialog script alone, in text, against the callee personas (no speech, no SIP).
+chat-demo: check
 	@for persona in dialogs/en-US/personas/*.txt; do \
 		echo; echo "=== callee persona: $$(basename $$persona .txt)"; \
 		$(BIN)/robot dialogs chat $(DEMO_SCRIPT) --var name=Alex < $$persona || exit 1; \

@@ -62,8 +62,12 @@ async def serve(
 ) -> int:
     """Run the daemon and its API until SIGTERM/SIGINT (or `stop`); SIGHUP reloads scripts."""
     repository = SqliteRepository(config.database)
-    daemon = Daemon(config, repository, config_path=config_path)
-    token = config.api.token.read()
+    try:
+        daemon = Daemon(config, repository, config_path=config_path)
+        token = config.api.token.read()
+    except (ValueError, ScriptError) as err:  # a secret that cannot be read, a broken SIP config
+        _LOGGER.error("cannot start: %s", err)
+        return 1
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     reloads: set[asyncio.Task[object]] = set()

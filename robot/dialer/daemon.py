@@ -20,6 +20,7 @@ from ..dialog.const import EscalationMode, EscalationReason, RiskLevel
 from ..dialog.loader import ScriptError
 from ..escalation.webhook import Deliverer
 from ..sip.config import SipConfig, load_sip_config
+from ..speech.kit import SpeechKit
 from ..store.records import Accepted, AttemptResult, EscalationRecord, NewWarning, WarningRecord
 from ..store.repository import Repository
 from .config import DialerConfig
@@ -61,7 +62,7 @@ class Daemon(PoolListener):
         self.repository = repository
         self.clock = clock or WallClock()
         self.sip = sip or load_sip_config(config.sip_config)
-        self.library = library or ScriptLibrary(config.dialogs_dir)
+        self.library = library or ScriptLibrary(config.dialogs_dir, SpeechKit(config.speech))
         self.metrics = Metrics()
         self.pool: CallPool = pool or WorkerPool(
             self, processes=config.workers.processes, slots_per_process=config.workers.calls_per_process,

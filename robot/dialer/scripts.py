@@ -13,6 +13,7 @@ from typing import Any
 from ..dialog.checks import check_paths, script_files
 from ..dialog.loader import Problem, ScriptError, load_script
 from ..dialog.schema import Script
+from ..speech.kit import SpeechKit
 
 _LOGGER = logging.getLogger(__name__)
 GENERIC = "generic"
@@ -39,8 +40,10 @@ def _version(script: Script) -> str:
 
 
 class ScriptLibrary:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, speech: SpeechKit | None = None) -> None:
         self.directory = directory
+        self.speech = speech
+        """When given, a script whose voice or recogniser is not installed is refused."""
         self._scripts: list[ScriptVersion] = []
         self.loaded_at_generation = 0
 
@@ -60,6 +63,13 @@ class ScriptLibrary:
         for path in script_files([self.directory]):
             script = load_script(path).script
             loaded.append(ScriptVersion(script=script, path=path, version=_version(script)))
+        if self.speech is not None:
+            for version in loaded:
+                meta = version.script.meta
+                problems += [Problem(str(version.path), 1, 1, f"cannot run here: {why}")
+                             for why in self.speech.missing(voice=meta.voice, language=meta.language.value)]
+            if problems:
+                raise ScriptError(problems)
         self._scripts = loaded
         self.loaded_at_generation += 1
         _LOGGER.info("loaded %d dialog scripts from %s", len(loaded), self.directory)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import SpeechSettings
 from .asr import RecognizerStream, SpeechRecognizer, recognizer_from_catalog
-from .catalog import Catalog
+from .catalog import Catalog, ModelMissingError
 from .error import SpeechError
 from .prompts import PromptCache
 from .tts import PiperSynthesizer
@@ -24,6 +24,22 @@ class SpeechKit:
             synthesizer = PiperSynthesizer.from_catalog(self.catalog, voice_id, deterministic=self._deterministic)
             self._caches[voice_id] = PromptCache(self.settings.cache_dir, synthesizer, self.settings.call_sample_rate)
         return self._caches[voice_id]
+
+    def missing(self, *, voice: str, language: str) -> list[str]:
+        """Why a script with this voice and language could not run here (empty: it can);
+        checks files only, loads nothing."""
+        problems = []
+        model_id = self.settings.recognizers.get(language)
+        if model_id is None:
+            problems.append(f"no recogniser is configured for {language} (speech.recognizers)")
+        for entry_id in (voice, model_id):
+            if entry_id is None:
+                continue
+            try:
+                self.catalog.require(entry_id)
+            except (ModelMissingError, KeyError, ValueError) as err:
+                problems.append(str(err))
+        return problems
 
     def recognizer(self, language: str) -> SpeechRecognizer:
         if language not in self._recognizers:

@@ -119,3 +119,28 @@ def test_import_reports_bad_rows_by_line_and_keeps_the_rest(tmp_path):
         escalations = db.execute("SELECT reason FROM escalations").fetchall()
     assert stored == [("W1", "+8613800138001", "queued"), ("W4", "+862088886666", "done")]
     assert escalations == [("high_risk",)]
+
+
+async def test_scripts_whose_models_are_not_installed_are_refused_with_the_install_command(tmp_path):
+    from robot.config import SpeechSettings
+    from robot.dialer.scripts import ScriptLibrary
+    from robot.speech.kit import SpeechKit
+    from tests.conftest import DIALOGS
+
+    speech = SpeechKit(SpeechSettings(catalog_dir=REPO / "voices", models_dir=tmp_path / "models", cache_dir=tmp_path / "cache"))
+    library = ScriptLibrary(DIALOGS / "zh-CN", speech)
+    with pytest.raises(ScriptError) as caught:
+        await library.load()
+    text = "\n".join(map(str, caught.value.problems))
+    assert f"{DIALOGS / 'zh-CN' / 'generic.yaml'}:1:1: cannot run here" in text
+    assert "robot voices install vosk-model-small-cn-0.22" in text and "robot voices install zh_CN-huayan-medium" in text
+    assert library.scripts == []
+    english = ScriptLibrary(DIALOGS / "en-US", speech)  # Piper joe and PocketSphinx come from Python packages
+    await english.load()
+    assert [s.name for s in english.scripts] == ["en-US/generic"]
+
+
+def test_the_shipped_example_config_is_valid():
+    config = load_dialer_config(REPO / "config" / "robot.example.yaml")
+    assert config.workers.processes == 2 and config.calling_windows["low"].start == dt.time(8)
+    assert config.webhooks.escalation_url is None and config.api.token.env == "ROBOT_API_TOKEN"
