@@ -1,0 +1,20 @@
+"""`robot demo`, the README's main-job command, end to end (real daemon, worker, SIP, speech)."""
+
+from __future__ import annotations
+
+import io
+
+from robot.dialer.demo import run_demo
+
+
+async def test_the_demo_reaches_every_expected_outcome():
+    out = io.StringIO()
+    assert await run_demo(out=out) == 0, out.getvalue()
+    text = out.getvalue()  # rows: id, two-word name, risk, attempts, outcome, expected
+    outcomes = {line.split()[0]: line.split()[5] for line in text.split("Outcomes")[1].splitlines()[2:7]}
+    assert outcomes == {"DEMO-1": "escalated", "DEMO-2": "dissuaded", "DEMO-3": "busy", "DEMO-4": "no_answer",
+                        "DEMO-5": "escalated"}, text
+    queue = text.split("Escalation queue")[1]
+    for reason in ("high_risk", "unanswered_busy", "unanswered", "urgent_speech"):
+        assert reason in queue, text
+    assert 'heard: "they told me to keep it secret"' in queue
