@@ -6,6 +6,7 @@ Durability: WAL with `synchronous=FULL`, and every change that belongs together 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -162,6 +163,9 @@ class SqliteRepository(Repository):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
+        # One connection: transactions from concurrent coroutines must take turns, or one
+        # coroutine's BEGIN lands inside another's transaction.
+        self._writer = asyncio.Lock()
 
     # -- connection and schema -----------------------------------------------------
 
@@ -212,14 +216,15 @@ class SqliteRepository(Repository):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        await db.execute("COMMIT")
+        async with self._writer:
+            db = self.db
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
 
     async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         async with self.db.execute(sql, args) as cursor:

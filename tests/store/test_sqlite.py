@@ -209,3 +209,14 @@ async def test_deliveries_record_failures_and_give_up(store):
     await store.delivery_failed(delivery.id, "HTTP 500", None, NOW + 6)
     gone = await store.get_delivery(delivery.id)
     assert (gone.status, gone.tries) == ("failed", 2)
+
+
+async def test_concurrent_writers_on_one_connection_take_turns(store):
+    """Found by bench/dialer.py: intake and the scheduler write at the same time."""
+    import asyncio
+
+    accepted = await asyncio.gather(*(store.accept_warning(warning(f"W-{n}", f"+86138{n:08d}"), NOW) for n in range(40)))
+    claims = await asyncio.gather(*(claim(store, a.warning.id) for a in accepted),
+                                  *(store.accept_warning(warning(f"X-{n}", f"+86139{n:08d}"), NOW) for n in range(40)))
+    assert all(c is not None for c in claims[:40])
+    assert len(await store.due_warnings(NOW, [RiskLevel.MEDIUM], 100)) == 40
