@@ -256,6 +256,8 @@ class Daemon(PoolListener):
         for seconds in stats.get("tts_first_audio_seconds", []):
             self.metrics.tts_latency.observe(seconds)
         self.metrics.audio_underruns.inc(stats.get("audio_gaps", 0))
+        self.metrics.frames_received.inc(stats.get("frames_received", 0))
+        self.metrics.frames_late.inc(stats.get("frames_processed_late", 0) + stats.get("frames_dropped", 0))
         self.metrics.active_calls.set(self.pool.active_calls())
         _LOGGER.info("warning %s: attempt %d to %s -> %s (%s)%s", warning.external_id, attempt.number, masked(warning.phone),
                      outcome.outcome, outcome.sip_status, f"; {decision.note}" if decision.note else "")

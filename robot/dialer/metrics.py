@@ -35,6 +35,10 @@ class Metrics:
         self.audio_underruns = Counter(
             "robot_audio_underruns", "20 ms receive ticks with no callee audio ready (media gaps)", registry=r
         )
+        self.frames_received = Counter("robot_audio_frames_received", "20 ms frames of callee audio received", registry=r)
+        self.frames_late = Counter(
+            "robot_audio_frames_late", "Callee frames processed more than 100 ms after arrival, or dropped", registry=r
+        )
         self.dial_latency = Histogram(
             "robot_warning_to_dial_seconds", "Warning accepted to its first INVITE", buckets=LATENCY_BUCKETS, registry=r
         )

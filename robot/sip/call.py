@@ -41,6 +41,10 @@ def mask_phone(target: str) -> str:
     return "*" * max(0, len(digits) - 4) + "".join(digits[-4:]) if digits else "(no number)"
 
 
+LATE_BACKLOG_FRAMES = 5
+"""A received frame still waiting after 100 ms counts as processed late."""
+
+
 class _Fields(dict[str, str]):
     """Fills `{warning_id}`, `{name}` ... in configured headers; unknown names stay as written."""
 
@@ -217,6 +221,7 @@ class CallSession:
         )
         self.speaker = Speaker(self)
         self.tts_latencies: list[float] = []
+        self.processed_late = 0
         self.media_counts = {"frames_received": 0, "audio_gaps": 0, "frames_dropped": 0}
 
     # -- callbacks posted from the pjsua thread ------------------------------------------
@@ -429,6 +434,9 @@ class CallSession:
     async def _pump_frames(self) -> None:
         while True:
             frames = self.rx_frames
+            if frames:
+                # Frames waiting longer than LATE_BACKLOG_FRAMES ticks are handled late.
+                self.processed_late += max(0, len(frames) - LATE_BACKLOG_FRAMES)
             while frames:
                 await self.listener.feed(frames.popleft())
             await asyncio.sleep(FRAME_SECONDS)
@@ -603,5 +611,5 @@ class CallSession:
             path=list(self.engine.path),
             handoff=self.handoff,
             stats={"asr_final_seconds": self.listener.final_latencies, "tts_first_audio_seconds": self.tts_latencies,
-                   **self.media_counts},
+                   "frames_processed_late": self.processed_late, **self.media_counts},
         )

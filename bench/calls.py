@@ -1,0 +1,247 @@
+"""Call benchmarks: capacity, response latency, urgency interrupt, and their scaling.
+
+    .venv/bin/python bench/calls.py [--calls 1,4,16,32,48] [--urgent 12]
+
+For each load it starts the real daemon (`robot run`, ceil(N/4) call-worker processes,
+pjsua2, Piper joe, PocketSphinx) and a light SIP+RTP callee (bench/peer.py) that answers
+every call and follows a persona with recorded speech and realistic pauses. It submits N
+warnings at once and measures, while all N calls are up:
+
+- response latency: end of the callee's utterance (known exactly from the audio it sent)
+  to the robot's first voiced RTP packet at the callee; p50 and p95;
+- frames: robot->callee packets lost or late at the callee; callee->robot frames that the
+  worker received as gaps (underruns) or processed more than 100 ms late (from /metrics);
+- CPU (user+system) and memory (RSS) of each worker process, per worker and per call.
+
+With --urgent K it also places K calls whose callee says an urgent phrase over the robot's
+greeting, and measures from the end of the phrase to the robot's audio stopping (at the
+callee) and to the INVITE of the officer hand-off leaving (at the peer).
+
+Writes bench/results/calls.json and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from peer import BenchPeer, load_ulaw_frames  # noqa: E402
+
+from robot.config import SpeechSettings  # noqa: E402
+from robot.speech.audio import TELEPHONE_RATE, write_wav  # noqa: E402
+from robot.speech.kit import SpeechKit  # noqa: E402
+
+TOKEN = "bench-token"
+ENDPOINT_SILENCE_SECONDS = 0.55
+UTTERANCES = {
+    "yes": "Yes, speaking.",
+    "nothing": "No, nothing like that.",
+    "no": "No, I have not.",
+    "agree": "Yes, I will.",
+    "urgent": "They told me to keep it secret.",
+}
+TURN = {"wait_for_robot_turn": 0.8}
+CONVERSATION = [TURN, {"say": "yes"}, TURN, {"say": "nothing"}, TURN, {"say": "no"}, TURN, {"say": "agree"}, TURN,
+                {"say": "agree"}]
+URGENT = [{"say_over_robot": "urgent", "after_seconds": 1.5}]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+def render_audio(workdir: Path) -> dict[str, tuple[list[bytes], int]]:
+    kit = SpeechKit(SpeechSettings(), deterministic_voices=True)
+    voice = kit.prompts("en_US-joe-medium").synthesizer
+    audio = {}
+    for name, text in UTTERANCES.items():
+        path = workdir / f"{name}.wav"
+        write_wav(path, voice.render(text, TELEPHONE_RATE), TELEPHONE_RATE)
+        audio[name] = load_ulaw_frames(path)
+    return audio
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, workdir: Path, peer_port: int, workers: int, human_queue: bool) -> None:
+        self.api_port = free_port()
+        (workdir / "sip.yaml").write_text(
+            "transport: {bind_address: 127.0.0.1, public_address: 127.0.0.1, port: 0, rtp_port_start: 0}\n"
+            f"dial_template: 'sip:{{phone}}@127.0.0.1:{peer_port}'\nring_timeout_seconds: 20\nhello_listen_seconds: 0.5\n"
+            + (f"human_queue_uri: 'sip:officer@127.0.0.1:{peer_port}'\n" if human_queue else "")
+        )
+        self.config = workdir / "robot.yaml"
+        self.config.write_text(
+            f"node_id: bench\ndatabase: '{workdir / 'robot.db'}'\nsip_config: '{workdir / 'sip.yaml'}'\n"
+            f"dialogs_dir: '{REPO / 'dialogs' / 'en-US'}'\nlanguage: en-US\n"
+            f"api: {{port: {self.api_port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
+            f"workers: {{processes: {workers}, log_file: '{workdir / 'workers.log'}', start_timeout_seconds: 600}}\n"
+            "calls_per_second: 25\ncalling_windows: {low: null, medium: null}\nmax_attempts_per_number_per_day: 100\n"
+            "policy: {outcomes: {no_answer: {finish: true}, refused: {finish: true}, no_input: {finish: true}}}\n"
+        )
+        self.log = (workdir / "robot.log").open("wb")
+        env = {**os.environ, "ROBOT_API_TOKEN": TOKEN, "ROBOT_CACHE_DIR": str(workdir.parent / "robot-bench-prompts")}
+        self.process = subprocess.Popen([sys.executable, "-m", "robot.cli", "run", "--config", str(self.config)],
+                                        cwd=REPO, env=env, stdout=self.log, stderr=self.log)
+        self.api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.api_port}",
+                                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+    async def ready(self) -> dict[str, Any]:
+        for _ in range(3000):
+            try:
+                response = await self.api.get("/healthz")
+                if response.status_code == 200:
+                    return response.json()
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None:
+                raise SystemExit(f"robot run exited; see {self.log.name}")
+            await asyncio.sleep(0.2)
+        raise SystemExit("the daemon did not become healthy")
+
+    async def stop(self) -> None:
+        await self.api.aclose()
+        self.process.terminate()
+        try:
+            self.process.wait(120)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, Any]], workdir: Path, *,
+                   human_queue: bool = False) -> dict[str, Any]:
+    peer = BenchPeer(persona, audio)
+    peer_port = await peer.start()
+    workers = max(1, math.ceil(calls / 4))
+    daemon = Daemon(workdir, peer_port, workers, human_queue)
+    try:
+        health = await daemon.ready()
+        pids = [w["pid"] for w in health["worker_processes"]]
+        warnings = [{"id": f"B{calls}-{n}", "phone": f"139{n:08d}", "risk": "medium", "received_at": "2026-11-22T09:00:00"}
+                    for n in range(calls)]
+        (await daemon.api.post("/v1/warnings", json=warnings)).raise_for_status()
+        # Steady state: from when every call is answered until the first one ends.
+        start = time.monotonic()
+        while sum(1 for c in peer.calls.values() if c.stats.answered) < calls and time.monotonic() - start < 120:
+            await asyncio.sleep(0.05)
+        all_up = time.monotonic()
+        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+        while not peer.finished and time.monotonic() - all_up < 300:
+            await asyncio.sleep(0.1)
+        window = time.monotonic() - all_up
+        cpu = {pid: (cpu_seconds(pid) - cpu_before[pid]) / window for pid in pids}
+        rss = {pid: rss_mb(pid) for pid in pids}
+        while len(peer.finished) < calls and time.monotonic() - start < 600:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)  # the last results reach the daemon
+        metrics = (await daemon.api.get("/metrics")).text
+    finally:
+        await daemon.stop()
+        await peer.stop()
+    stats = peer.finished
+    latencies = [x for s in stats for x in s.response_latencies]
+    received = sum(s.received for s in stats)
+    frames_in = metric(metrics, "robot_audio_frames_received_total")
+    return {
+        "calls": calls, "workers": workers, "calls_finished": len(stats),
+        "steady_window_seconds": round(window, 1),
+        "response_latency": {"samples": len(latencies), "p50": round(percentile(latencies, 0.5), 3),
+                             "p95": round(percentile(latencies, 0.95), 3)},
+        "urgent_stop_seconds": [round(x, 3) for s in stats for x in s.stop_after_urgent],
+        "robot_to_callee": {"packets": received, "lost": sum(s.lost for s in stats), "late": sum(s.late for s in stats),
+                            "bad_percent": round(100 * (sum(s.lost for s in stats) + sum(s.late for s in stats)) / max(1, received), 3)},
+        "callee_to_robot": {"frames": int(frames_in), "gaps": int(metric(metrics, "robot_audio_underruns_total")),
+                            "late": int(metric(metrics, "robot_audio_frames_late_total")),
+                            "bad_percent": round(100 * (metric(metrics, "robot_audio_underruns_total")
+                                                        + metric(metrics, "robot_audio_frames_late_total")) / max(1, frames_in), 3)},
+        "peer_tick_late_over_5ms": sum(1 for x in peer.tick_lateness if x > 0.005),
+        "cpu_percent_per_worker": [round(100 * v, 1) for v in cpu.values()],
+        "cpu_percent_per_call": round(100 * sum(cpu.values()) / calls, 2),
+        "rss_mb_per_worker": [round(v) for v in rss.values()],
+        "rss_mb_per_call": round(sum(rss.values()) / calls),
+        "officer_invites": [round(at, 3) for at, _ in peer.other_invites],
+        "outcomes": {line.split('"')[1]: float(line.split()[-1]) for line in metrics.splitlines()
+                     if line.startswith("robot_call_outcomes_total{")},
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="robot-bench-calls-"))
+    audio = await asyncio.get_running_loop().run_in_executor(None, render_audio, workdir)
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+                                          f"Python {platform.python_version()}", "loads": []}
+    for calls in [int(x) for x in args.calls.split(",") if x]:
+        load_dir = workdir / f"load-{calls}"
+        load_dir.mkdir()
+        print(f"... {calls} calls", file=sys.stderr, flush=True)
+        results["loads"].append(await run_load(calls, audio, CONVERSATION, load_dir))
+        print(json.dumps(results["loads"][-1]), file=sys.stderr, flush=True)
+    if args.urgent:
+        load_dir = workdir / "urgent"
+        load_dir.mkdir()
+        print(f"... {args.urgent} urgent calls", file=sys.stderr, flush=True)
+        results["urgent"] = await run_load(args.urgent, audio, URGENT, load_dir, human_queue=True)
+    return results
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", default="1,4,16,32,48", help="comma-separated loads")
+    parser.add_argument("--urgent", type=int, default=8, help="calls with an urgent phrase over the robot (0: skip)")
+    args = parser.parse_args()
+    results = asyncio.run(main(args))
+    out = REPO / "bench" / "results" / "calls.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print("| calls | workers | response p50 / p95 | robot->callee lost+late | callee->robot gaps+late | CPU per call | RSS per call |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for load in results["loads"]:
+        latency = load["response_latency"]
+        print(f"| {load['calls']} | {load['workers']} | {latency['p50'] * 1000:.0f} / {latency['p95'] * 1000:.0f} ms | "
+              f"{load['robot_to_callee']['bad_percent']} % | {load['callee_to_robot']['bad_percent']} % | "
+              f"{load['cpu_percent_per_call']} % | {load['rss_mb_per_call']} MB |")
+    print(f"(written to {out})")
+
+
+if __name__ == "__main__":
+    run()
