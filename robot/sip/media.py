@@ -7,9 +7,11 @@ note to the event loop: they must return within microseconds.
 
 from __future__ import annotations
 
+import ctypes
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pjsua2 as pj
 
@@ -17,6 +19,42 @@ FRAME_MS = 20
 RATE = 8000
 FRAME_BYTES = RATE * FRAME_MS // 1000 * 2
 SILENT_FRAME = bytes(FRAME_BYTES)
+
+
+def _vector_bytes_slow(vector: Any) -> bytes:
+    return bytes(vector)  # SWIG iterates the std::vector element by element: about 320 µs a frame
+
+
+_POINTER = ctypes.sizeof(ctypes.c_void_p)
+
+
+def _vector_bytes_fast(vector: Any) -> bytes:
+    """Copy a pjsua2 ByteVector (std::vector<unsigned char>) in one memcpy: about 5 µs.
+
+    Reads the vector's begin and end pointers from the SWIG-wrapped object. Used only if
+    `_choose_vector_bytes` proved at import that it returns exactly what `bytes()` does."""
+    address = int(vector.this)
+    begin = ctypes.c_void_p.from_address(address).value
+    end = ctypes.c_void_p.from_address(address + _POINTER).value
+    if not begin or not end or end < begin:
+        return b""
+    return ctypes.string_at(begin, end - begin)
+
+
+def _choose_vector_bytes() -> Callable[[Any], bytes]:
+    probe = pj.ByteVector()
+    for value in range(FRAME_BYTES):
+        probe.append(value * 7 % 256)
+    try:
+        if _vector_bytes_fast(probe) == bytes(probe) and _vector_bytes_fast(pj.ByteVector()) == b"":
+            return _vector_bytes_fast
+    except (AttributeError, TypeError, ValueError, OSError):
+        pass
+    return _vector_bytes_slow
+
+
+vector_bytes = _choose_vector_bytes()
+"""The bytes of a media frame's buffer, as fast as this build allows (media thread: every µs counts)."""
 
 
 def audio_format() -> pj.MediaFormatAudio:
@@ -48,7 +86,7 @@ class ReceivePort(pj.AudioMediaPort):
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 name
         if len(self.frames) == self.frames.maxlen:
             self.dropped += 1
-        data = bytes(frame.buf)
+        data = vector_bytes(frame.buf)
         # A tick with no audio still lasts 20 ms: keep audio time exact with silence.
         if len(data) != FRAME_BYTES:
             self.gaps += 1

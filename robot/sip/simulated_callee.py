@@ -37,6 +37,8 @@ from typing import Any
 
 import pjsua2 as pj
 
+from robot.sip.media import vector_bytes
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
@@ -62,7 +64,7 @@ class Ear(pj.AudioMediaPort):
         self.frames: deque[tuple[float, int]] = deque(maxlen=100_000)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802
-        self.frames.append((time.monotonic(), audioop.rms(bytes(frame.buf), 2)))
+        self.frames.append((time.monotonic(), audioop.rms(vector_bytes(frame.buf), 2)))
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802
         frame.type = pj.PJMEDIA_FRAME_TYPE_NONE

@@ -67,6 +67,21 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     return samples[::channels].copy(), rate
 
 
+def trim_leading_silence(samples: np.ndarray, sample_rate: int, *, threshold_rms: float = 300.0,
+                         keep_seconds: float = 0.01) -> np.ndarray:
+    """Drop the quiet start of synthesised speech (Piper leaves 20 to 60 ms), keeping 10 ms:
+    every millisecond before the first sound is response latency at the callee."""
+    window = max(1, sample_rate // 100)
+    count = len(samples) // window
+    if count == 0:
+        return samples
+    blocks = samples[: count * window].astype(np.float64).reshape(count, window)
+    loud = np.nonzero(np.sqrt((blocks**2).mean(axis=1)) > threshold_rms)[0]
+    if len(loud) == 0:
+        return samples
+    return samples[max(0, int(loud[0]) * window - int(keep_seconds * sample_rate)):]
+
+
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..dialog.checks import step_texts, steps
 from ..dialog.normalize import tidy_prompt
 from ..dialog.schema import Script
-from .audio import write_wav
+from .audio import trim_leading_silence, write_wav
 from .tts import Synthesizer, split_sentences
 
 
@@ -85,7 +85,8 @@ class PromptCache:
     def _render(self, sentence: str) -> Path:
         path = self.path_for(sentence)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        write_wav(temporary, self.synthesizer.render(sentence, self.sample_rate), self.sample_rate)
+        speech = trim_leading_silence(self.synthesizer.render(sentence, self.sample_rate), self.sample_rate)
+        write_wav(temporary, speech, self.sample_rate)
         temporary.replace(path)  # atomic: a reader never sees half a file
         return path
 

@@ -112,3 +112,15 @@ def test_webrtc_vad_on_synthesised_speech(phone_audio):
 def test_silence_is_not_speech():
     detector = WebRtcSpeechDetector()
     assert not any(detector.is_speech(frame) for frame in frames(silence(1.0, TELEPHONE_RATE), TELEPHONE_RATE))
+
+
+def test_leading_silence_is_trimmed_to_10_ms():
+    import numpy as np
+
+    from robot.speech.audio import trim_leading_silence
+
+    rate = 8000
+    speech = np.concatenate([np.zeros(400), np.full(800, 3000.0), np.zeros(400)])  # 50 ms quiet, 100 ms loud
+    trimmed = trim_leading_silence(speech, rate)
+    assert len(trimmed) == len(speech) - 400 + 80  # 10 ms kept before the sound
+    assert trim_leading_silence(np.zeros(800), rate).shape == (800,)  # all quiet: unchanged
