@@ -38,8 +38,13 @@ check: setup
 test: lint check
 	$(BIN)/pytest
 
+# Speech engines, warning-to-dial and dial rate, then calls at 1 to 48 at once (about 25
+# minutes in all); writes bench/results/*.json and docs/benchmarks.md.
 bench: setup
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/dialer.py
+	$(BIN)/python bench/calls.py --calls 1,4,16,32,48 --urgent 8
+	$(BIN)/python bench/report.py
 
 # The main job on embedded defaults: the daemon, a call worker and simulated citizens on loopback.
 demo: setup

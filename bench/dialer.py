@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,7 +176,7 @@ def run() -> None:
     out.write_text(json.dumps(results, indent=2))
     latency = results["warning_to_dial_seconds"]
     rate = results["dial_rate"]
-    print(f"| measure | value |\n| --- | --- |")
+    print("| measure | value |\n| --- | --- |")
     print(f"| warning to dial, p50 / p95 / max ({latency['samples']} warnings, free capacity) | "  # type: ignore[index]
           f"{latency['p50'] * 1000:.0f} / {latency['p95'] * 1000:.0f} / {latency['max'] * 1000:.0f} ms |")  # type: ignore[index]
     print(f"| sustained dial rate ({rate['warnings']} warnings, pacing {args.rate:g}/s, {args.workers * 4} slots) | "  # type: ignore[index]

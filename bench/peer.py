@@ -157,7 +157,8 @@ class PeerCall:
                 break
             if "wait_for_robot_turn" in step:
                 await self.until(lambda: self.robot_speaking(0.1), 60)
-                await self.until(lambda: not self.robot_speaking(step["wait_for_robot_turn"]), 120)
+                quiet = step["wait_for_robot_turn"]
+                await self.until(lambda q=quiet: not self.robot_speaking(q), 120)
             elif "say" in step:
                 ended = await self.say(step["say"])
                 if await self.until(lambda e=ended: self.last_voiced_at > e, 10):
