@@ -24,6 +24,11 @@ FRAME_MS = 20
 TELEPHONE_RATE = 8000
 
 
+def pcm_rms(frame: bytes) -> int:
+    """Root-mean-square level of 16-bit PCM."""
+    return int(audioop.rms(frame, 2))
+
+
 def frame_bytes(sample_rate: int, frame_ms: int = FRAME_MS) -> int:
     return sample_rate * frame_ms // 1000 * 2
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .audio import FRAME_MS, TELEPHONE_RATE
+from .audio import FRAME_MS, TELEPHONE_RATE, pcm_rms
 
 # Durations are sums of frame lengths (0.02 + 0.02 + ...), which floats do not add exactly:
 # ten 20 ms frames come to 0.19999999999999998 s. Thresholds allow for that.
@@ -38,6 +38,11 @@ class SpeechDetector(ABC):
 class WebRtcSpeechDetector(SpeechDetector):
     """Google's WebRTC VAD; `aggressiveness` 0 (lenient) to 3 (strict)."""
 
+    QUIET_RMS = 80
+    """About -52 dBFS: a frame this quiet is silence whatever the VAD says. WebRTC VAD keeps
+    saying "speech" for a few frames after speech ends (its hangover); on a quiet line that
+    would only delay the end of the utterance, and with it the robot's reply."""
+
     def __init__(self, aggressiveness: int = 2, sample_rate: int = TELEPHONE_RATE, frame_ms: int = FRAME_MS) -> None:
         import webrtcvad
 
@@ -48,7 +53,8 @@ class WebRtcSpeechDetector(SpeechDetector):
         self.frame_ms = frame_ms
 
     def is_speech(self, frame: bytes) -> bool:
-        return bool(self._vad.is_speech(frame, self.sample_rate))
+        speech = bool(self._vad.is_speech(frame, self.sample_rate))  # always called: the VAD tracks its noise floor
+        return speech and pcm_rms(frame) >= self.QUIET_RMS
 
 
 @dataclass(frozen=True)

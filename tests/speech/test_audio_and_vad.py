@@ -124,3 +124,19 @@ def test_leading_silence_is_trimmed_to_10_ms():
     trimmed = trim_leading_silence(speech, rate)
     assert len(trimmed) == len(speech) - 400 + 80  # 10 ms kept before the sound
     assert trim_leading_silence(np.zeros(800), rate).shape == (800,)  # all quiet: unchanged
+
+
+def test_a_quiet_line_ends_speech_at_once_without_the_vads_hangover():
+    import numpy as np
+
+    from robot.speech.audio import frames
+    from robot.speech.vad import WebRtcSpeechDetector
+
+    rate = 8000
+    t = np.arange(rate) / rate
+    voiced = (6000 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.int16)
+    detector = WebRtcSpeechDetector()
+    loud = [detector.is_speech(frame) for frame in frames(voiced, rate)]
+    assert sum(loud) > len(loud) // 2
+    quiet_after = [detector.is_speech(frame) for frame in frames(np.zeros(rate // 5, dtype=np.int16), rate)]
+    assert not any(quiet_after)  # digital silence right after speech: silence from the first frame
