@@ -47,6 +47,11 @@ class ListenerSettings:
     """Audio kept from before speech was detected, so the first syllable is not lost."""
     use_grammar: bool = True
     """Limit the recogniser to the state's expected phrases (where the engine supports it)."""
+    early_final_seconds: float | None = 0.25
+    """After this much silence inside an utterance, ask the recogniser for its final result
+    while the endpoint silence runs on: the final decode (PocketSphinx's second pass, Vosk's
+    rescoring) then costs no response time. If the callee speaks again before the utterance
+    ends, that result is dropped and the utterance is decoded again from its start. None: off."""
 
 
 @dataclass
@@ -86,6 +91,10 @@ class CallListener:
         self._in_utterance = False
         self._utterance_handled = False
         self._pending_grammar: list[str] | None = None
+        self._utterance_frames: list[bytes] = []
+        self._quiet_frames = 0
+        self._early_final: asyncio.Future[Hypothesis] | None = None
+        self.early_finals_dropped = 0
 
     # -- from the call worker ------------------------------------------------------------
 
@@ -107,15 +116,13 @@ class CallListener:
     async def feed(self, frame: bytes) -> None:
         """One frame of received audio (16-bit mono PCM at the detector's rate)."""
         self.clock.advance(self.vad.frame_seconds)
-        _speech, events = self.vad.process(frame)
+        speech, events = self.vad.process(frame)
         if VadEvent.SPEECH_STARTED in events:
             await self._speech_started()
         elif not self._in_utterance:
             self._pre_roll.append(frame)
         if self._in_utterance and not self._utterance_handled:
-            hypothesis = await self._recognize(frame)
-            if hypothesis is not None and hypothesis.text:
-                await self._partial(hypothesis)
+            await self._recognize_in_utterance(frame, speech)
         for event in events:
             if event in (VadEvent.UTTERANCE_ENDED, VadEvent.MAX_LENGTH):
                 await self._utterance_ended(event)
@@ -125,7 +132,31 @@ class CallListener:
 
     # -- internals -----------------------------------------------------------------------
 
+    async def _recognize_in_utterance(self, frame: bytes, speech: bool) -> None:
+        self._quiet_frames = 0 if speech else self._quiet_frames + 1
+        if self._early_final is not None:
+            if not speech:
+                self._utterance_frames.append(frame)  # trailing silence: nothing to decode
+                return
+            # The callee went on after a pause: drop the early result, decode it all again.
+            await asyncio.wait({self._early_final})
+            self._early_final = None
+            self.early_finals_dropped += 1
+            self._mark("early_final_dropped")
+            replay, self._utterance_frames = self._utterance_frames, []
+            for earlier in replay:
+                await self._recognize(earlier)
+        hypothesis = await self._recognize(frame)
+        if hypothesis is not None and hypothesis.text:
+            await self._partial(hypothesis)
+        early = self.settings.early_final_seconds
+        if (early is not None and not self._utterance_handled
+                and self._quiet_frames * self.vad.frame_seconds >= early - 1e-6):
+            self._mark("early_final")
+            self._early_final = asyncio.get_running_loop().run_in_executor(self._executor, self.stream.finish)
+
     async def _recognize(self, frame: bytes) -> Hypothesis | None:
+        self._utterance_frames.append(frame)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.stream.feed, frame)
 
@@ -139,6 +170,9 @@ class CallListener:
         if self._pending_grammar is not None:
             grammar, self._pending_grammar = self._pending_grammar, None
             await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.set_grammar, grammar)
+        self._utterance_frames = []
+        self._quiet_frames = 0
+        self._early_final = None
         for frame in self._pre_roll:
             await self._recognize(frame)
         self._pre_roll.clear()
@@ -161,7 +195,10 @@ class CallListener:
         if self._utterance_handled:
             return
         started = time.perf_counter()
-        final = await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.finish)
+        if self._early_final is not None:
+            final, self._early_final = await self._early_final, None
+        else:
+            final = await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.finish)
         self.final_latencies.append(round(time.perf_counter() - started, 4))
         self._mark("final", final.text)
         if self._robot_speaking and not self._barge_in:

@@ -118,3 +118,36 @@ async def test_a_negated_urgent_partial_does_not_interrupt(english, phone_audio)
     assert engine.escalation is None
     assert engine.path == ["greet", "warning", "check_contact"]
     assert [reason for _at, reason in interrupts] == ["barge_in"]
+
+
+class CountingStream(ScriptedStream):
+    """Remembers how many frames each final result was decoded from."""
+
+    def __init__(self) -> None:
+        super().__init__({}, final="yes")
+        self.finals_after_frames: list[int] = []
+
+    def finish(self):  # type: ignore[no-untyped-def]
+        self.finals_after_frames.append(self.fed)
+        return super().finish()
+
+
+async def test_the_final_result_is_decoded_during_the_endpoint_silence(english, phone_audio):
+    first_part, _, _ = phone_audio("Yes, speaking.", before_seconds=0.2, after_seconds=0.0)
+    second_part, _, _ = phone_audio("Yes, speaking.", before_seconds=0.0, after_seconds=1.0)
+    stream = CountingStream()
+    engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    listener.prompt_finished()
+    # A pause inside the answer (Piper's own trailing silence plus 0.2 s): longer than the
+    # early-final wait of 0.25 s, shorter than the 0.55 s endpoint.
+    await play(listener, np.concatenate([first_part, silence(0.2, TELEPHONE_RATE), second_part]))
+    whats = [mark.what for mark in listener.marks]
+    assert whats.count("speech_started") == 1 and whats.count("utterance_ended") == 1  # one answer
+    assert listener.early_finals_dropped >= 1 and whats.count("early_final") == listener.early_finals_dropped + 1
+    # A dropped result had heard only part of it; the kept one was decoded again from the start.
+    assert stream.finals_after_frames[-1] > max(stream.finals_after_frames[:-1]) + 20
+    ended = listener.first("utterance_ended").at_seconds
+    assert listener.first("final").at_seconds == ended
+    early = [mark.at_seconds for mark in listener.marks if mark.what == "early_final"][-1]
+    assert ended - early == pytest.approx(0.55 - 0.25, abs=0.021)  # decoded 0.3 s before the turn ended
+    assert engine.path == ["greet", "warning"]  # handled once
