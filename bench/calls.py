@@ -114,6 +114,16 @@ def render_korean(workdir: Path) -> dict[str, tuple[list[bytes], int]]:
     return audio
 
 
+def handoff_delays(stats: list[Any], invites: list[tuple[float, str]]) -> list[float]:
+    """For each urgent phrase, the first officer INVITE after it, relative to the phrase's end."""
+    delays = []
+    for call in stats:
+        officer = [at for at, warning_id in invites if warning_id == call.warning_id]
+        if call.urgent_phrase_ended and officer:
+            delays.append(round(min(officer) - call.urgent_phrase_ended[0], 3))
+    return sorted(delays)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -221,6 +231,7 @@ async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, An
         "rss_mb_per_worker": [round(v) for v in rss.values()],
         "rss_mb_per_call": round(sum(rss.values()) / calls),
         "officer_invites": [round(at, 3) for at, _ in peer.other_invites],
+        "handoff_after_phrase_end_seconds": handoff_delays(stats, peer.other_invites),
         "outcomes": {line.split('"')[1]: float(line.split()[-1]) for line in metrics.splitlines()
                      if line.startswith("robot_call_outcomes_total{")},
     }

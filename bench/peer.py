@@ -56,10 +56,12 @@ def load_ulaw_frames(path: str | Path) -> tuple[list[bytes], int]:
 class CallStats:
     number: str
     started: float
+    warning_id: str = ""
     answered: float = 0.0
     ended: float = 0.0
     response_latencies: list[float] = field(default_factory=list)
     stop_after_urgent: list[float] = field(default_factory=list)
+    urgent_phrase_ended: list[float] = field(default_factory=list)
     received: int = 0
     lost: int = 0
     late: int = 0
@@ -72,7 +74,7 @@ class PeerCall:
         self.peer = peer
         self.invite = invite
         self.remote_rtp = remote_rtp
-        self.stats = CallStats(number=invite["user"], started=time.monotonic())
+        self.stats = CallStats(number=invite["user"], started=time.monotonic(), warning_id=invite["warning_id"])
         self.outgoing: list[bytes] = []  # frames queued to send (the persona's speech)
         self.ssrc = random.getrandbits(32)
         self.sequence = random.getrandbits(16)
@@ -128,6 +130,19 @@ class PeerCall:
         self.stats.sent += 1
         return header + frame
 
+    def robot_stopped_after(self, moment: float, gap_packets: int = 4) -> float | None:
+        """Arrival of the robot's last voiced packet before its first gap of 80 ms after `moment`."""
+        history = [(at, voiced) for at, voiced in self.robot_voice if at >= moment]
+        last_voiced, quiet = None, 0
+        for at, voiced in history:
+            if voiced:
+                last_voiced, quiet = at, 0
+            else:
+                quiet += 1
+                if quiet >= gap_packets and last_voiced is not None:
+                    return last_voiced
+        return None
+
     def robot_speaking(self, within_seconds: float) -> bool:
         return self.last_voiced_at >= time.monotonic() - within_seconds
 
@@ -167,11 +182,13 @@ class PeerCall:
             elif "say_over_robot" in step:
                 await self.until(lambda: self.robot_speaking(0.1), 60)
                 await asyncio.sleep(step.get("after_seconds", 1.0))
+                started = time.monotonic()
                 ended = await self.say(step["say_over_robot"])
-                # The robot should already be quiet (urgency on partials) or go quiet soon.
-                await self.until(lambda: not self.robot_speaking(0.1), 5)
-                last = self.last_voiced_at
-                stats.stop_after_urgent.append(last - ended)
+                await self.until(lambda: False, 1.0)
+                stop = self.robot_stopped_after(started)
+                if stop is not None:
+                    stats.stop_after_urgent.append(stop - ended)
+                stats.urgent_phrase_ended.append(ended)
             elif "wait_seconds" in step:
                 await self.until(lambda: False, step["wait_seconds"])
         await self.until(lambda: False, 600)
@@ -187,7 +204,7 @@ class BenchPeer(asyncio.DatagramProtocol):
         self.answer_after_seconds = answer_after_seconds
         self.calls: dict[str, PeerCall] = {}
         self.finished: list[CallStats] = []
-        self.other_invites: list[tuple[float, str]] = []  # e.g. the officer leg of a hand-off
+        self.other_invites: list[tuple[float, str]] = []  # (arrival, X-Warning-Id) of officer legs
         self.transport: asyncio.DatagramTransport | None = None
         self.loop = asyncio.get_event_loop()
         self.port = 0
@@ -239,18 +256,19 @@ class BenchPeer(asyncio.DatagramProtocol):
             return [line for line in headers if line.split(":", 1)[0].strip().lower() in names]
 
         call_id = header("call-id", "i")[0].split(":", 1)[1].strip()
+        warning_id = next((h.split(":", 1)[1].strip() for h in header("x-warning-id")), "")
         if method == "INVITE":
             request_uri = lines[0].split(" ")[1]
             user = request_uri.split(":", 1)[1].split("@", 1)[0]
             if call_id in self.calls:
                 return  # a retransmission
             if user in ("officer", "queue"):
-                self.other_invites.append((time.monotonic(), user))
+                self.other_invites.append((time.monotonic(), warning_id))
                 self._respond(addr, headers, "486 Busy Here", tag="busy")
                 return
             media = next(line for line in body.split("\r\n") if line.startswith("m=audio"))
             address = next((line.split()[-1] for line in body.split("\r\n") if line.startswith("c=")), "127.0.0.1")
-            invite = {"user": user, "headers": headers, "addr": addr}
+            invite = {"user": user, "headers": headers, "addr": addr, "warning_id": warning_id}
             call = PeerCall(self, invite, (address, int(media.split()[1])))
             self.calls[call_id] = call
             self._respond(addr, headers, "180 Ringing", tag=call_id[:8])

@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
 
+def _p(values: list[float], fraction: float) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]:.2f} s"
+
+
 def load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -64,11 +71,15 @@ def calls_section(calls: dict | None, engine: str) -> list[str]:
                 f"{', '.join(f'{k} {v:g}' for k, v in load_['outcomes'].items())} |")
         urgent = calls.get("urgent")
         if urgent:
-            stops = urgent["urgent_stop_seconds"]
-            lines += ["", f"Urgency interrupt ({urgent['calls']} calls; the callee says \"They told me to keep it secret.\" "
-                      "1.5 s into the robot's greeting): seconds from the end of the phrase to the robot's last voiced "
-                      f"packet at the callee: {', '.join(f'{s:.2f}' for s in sorted(stops))}. Officer legs dialled: "
-                      f"{len(urgent['officer_invites'])}."]
+            stops = sorted(urgent["urgent_stop_seconds"])
+            handoffs = urgent.get("handoff_after_phrase_end_seconds", [])
+            lines += ["", f"Urgency interrupt ({urgent['calls']} calls at once; the callee says the urgent phrase 1.5 s into "
+                      "the robot's greeting). Seconds from the end of the phrase (negative: before it ended):", "",
+                      "| measure | p50 | p95 | all | target |", "| --- | --- | --- | --- | --- |",
+                      f"| robot's audio stopped (last voiced packet at the callee before an 80 ms gap) | "
+                      f"{_p(stops, 0.5)} | {_p(stops, 0.95)} | {', '.join(f'{x:.2f}' for x in stops)} | p95 <= 0.4 s |",
+                      f"| officer hand-off INVITE arrived | {_p(handoffs, 0.5)} | {_p(handoffs, 0.95)} | "
+                      f"{', '.join(f'{x:.2f}' for x in handoffs)} | p95 <= 0.4 s |"]
         lines.append("")
     return lines
 
