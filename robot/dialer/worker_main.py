@@ -104,9 +104,12 @@ async def main_async(args: argparse.Namespace) -> int:
     sock = socket.socket(fileno=args.fd)
     reader, writer = await asyncio.open_connection(sock=sock)
     languages = tuple(library.languages())
-    async with CallWorker(sip, speech, languages=languages) as worker:
-        process = WorkerProcess(worker, reader, writer)
-        await process.serve(config.workers.calls_per_process)
+    try:
+        async with CallWorker(sip, speech, languages=languages) as worker:
+            process = WorkerProcess(worker, reader, writer)
+            await process.serve(config.workers.calls_per_process)
+    finally:
+        speech.close()  # the recogniser processes
     writer.close()
     return 0
 

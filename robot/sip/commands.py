@@ -54,6 +54,8 @@ def _call(args: argparse.Namespace) -> int:
     except SipError as err:
         print(f"robot call: {err.message}", file=sys.stderr)
         return 2
+    finally:
+        speech.close()
     for line in result.transcript:
         print(f"{line['speaker']}: {line['text']}")
     print(f"[{result.outcome}] SIP {result.sip_status}, {result.duration_seconds:.1f} s")

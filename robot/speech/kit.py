@@ -11,8 +11,11 @@ from .tts import PiperSynthesizer
 
 
 class SpeechKit:
-    def __init__(self, settings: SpeechSettings | None = None, *, deterministic_voices: bool = False) -> None:
+    def __init__(
+        self, settings: SpeechSettings | None = None, *, deterministic_voices: bool = False, isolate_gil_holders: bool = True
+    ) -> None:
         self.settings = settings or SpeechSettings()
+        self.isolate_gil_holders = isolate_gil_holders
         self.catalog = Catalog.load(self.settings.catalog_dir, self.settings.models_dir)
         self._deterministic = deterministic_voices
         self._caches: dict[str, PromptCache] = {}
@@ -56,11 +59,26 @@ class SpeechKit:
     def warm(self, language: str, streams: int) -> None:
         idle = self._idle_streams.setdefault(language, [])
         while len(idle) < streams:
-            idle.append(self.recognizer(language).stream())
+            idle.append(self._new_stream(language))
 
     def take_stream(self, language: str) -> RecognizerStream:
         idle = self._idle_streams.setdefault(language, [])
-        return idle.pop() if idle else self.recognizer(language).stream()
+        return idle.pop() if idle else self._new_stream(language)
+
+    def _new_stream(self, language: str) -> RecognizerStream:
+        recognizer = self.recognizer(language)
+        if recognizer.holds_gil and self.isolate_gil_holders:
+            from .isolated import IsolatedStream
+
+            return IsolatedStream(recognizer)
+        return recognizer.stream()
+
+    def close(self) -> None:
+        """Release pooled streams (and their processes)."""
+        for streams in self._idle_streams.values():
+            for stream in streams:
+                stream.close()
+        self._idle_streams.clear()
 
     def return_stream(self, language: str, stream: RecognizerStream) -> None:
         stream.finish()  # drop any half-heard utterance

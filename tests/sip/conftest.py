@@ -82,13 +82,15 @@ def sipp(tmp_path) -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def speech_kit(tmp_path_factory) -> SpeechKit:
+def speech_kit(tmp_path_factory) -> Iterator[SpeechKit]:
     settings = SpeechSettings(
         catalog_dir=REPO / "voices",
         models_dir=tmp_path_factory.mktemp("models"),
         cache_dir=tmp_path_factory.mktemp("prompts"),
     )
-    return SpeechKit(settings, deterministic_voices=True)
+    kit = SpeechKit(settings, deterministic_voices=True)
+    yield kit
+    kit.close()
 
 
 def loopback_config(**changes) -> SipConfig:  # type: ignore[no-untyped-def]
