@@ -76,6 +76,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def family(pid: int) -> list[int]:
+    """A worker and its children (the isolated recogniser processes)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return [pid, *children]
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         line = next(x for x in status if x.startswith("VmRSS:"))
@@ -181,7 +195,9 @@ class Daemon:
 
 async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, Any]], workdir: Path, *,
                    human_queue: bool = False, engine: str = "pocketsphinx") -> dict[str, Any]:
-    peer = BenchPeer(persona, audio)
+    # Calls are answered 0.5 to 8 s after they ring (a fixed pseudo-random spread), so that
+    # callees do not all speak in the same instant, as real ones do not.
+    peer = BenchPeer(persona, audio, answer_delays=[0.5 + (n * 7.919) % 7.5 for n in range(calls)])
     peer_port = await peer.start()
     workers = max(1, math.ceil(calls / 4))
     daemon = Daemon(workdir, peer_port, workers, human_queue, engine)
@@ -196,12 +212,13 @@ async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, An
         while sum(1 for c in peer.calls.values() if c.stats.answered) < calls and time.monotonic() - start < 120:
             await asyncio.sleep(0.05)
         all_up = time.monotonic()
-        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+        families = {pid: family(pid) for pid in pids}
+        cpu_before = {pid: sum(cpu_seconds(p) for p in members) for pid, members in families.items()}
         while not peer.finished and time.monotonic() - all_up < 300:
             await asyncio.sleep(0.1)
         window = time.monotonic() - all_up
-        cpu = {pid: (cpu_seconds(pid) - cpu_before[pid]) / window for pid in pids}
-        rss = {pid: rss_mb(pid) for pid in pids}
+        cpu = {pid: (sum(cpu_seconds(p) for p in members) - cpu_before[pid]) / window for pid, members in families.items()}
+        rss = {pid: sum(rss_mb(p) for p in members) for pid, members in families.items()}
         while len(peer.finished) < calls and time.monotonic() - start < 600:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.5)  # the last results reach the daemon

@@ -198,10 +198,12 @@ class BenchPeer(asyncio.DatagramProtocol):
     """SIP UAS on one UDP port; RTP on one UDP port per call."""
 
     def __init__(self, persona: list[dict[str, Any]], audio: dict[str, tuple[list[bytes], int]], *,
-                 answer_after_seconds: float = 0.2) -> None:
+                 answer_after_seconds: float = 0.2, answer_delays: list[float] | None = None) -> None:
         self.persona = persona
         self.audio = audio
         self.answer_after_seconds = answer_after_seconds
+        self.answer_delays = list(answer_delays or [])
+        """Per call, in order of arrival; then answer_after_seconds."""
         self.calls: dict[str, PeerCall] = {}
         self.finished: list[CallStats] = []
         self.other_invites: list[tuple[float, str]] = []  # (arrival, X-Warning-Id) of officer legs
@@ -314,7 +316,7 @@ class BenchPeer(asyncio.DatagramProtocol):
         rtp, _ = await self.loop.create_datagram_endpoint(lambda: _RtpProtocol(call), local_addr=("127.0.0.1", 0))
         call.rtp = rtp
         rtp_port = rtp.get_extra_info("sockname")[1]
-        await asyncio.sleep(self.answer_after_seconds)
+        await asyncio.sleep(self.answer_delays.pop(0) if self.answer_delays else self.answer_after_seconds)
         sdp = "\r\n".join([
             "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=bench", "c=IN IP4 127.0.0.1", "t=0 0",
             f"m=audio {rtp_port} RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000",
