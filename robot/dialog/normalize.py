@@ -20,6 +20,7 @@ from .const import Language
 _ZH_BOUNDARY = re.compile(r"[,.!?;:\n，。！？；：、…]+|但是|可是|不过|然后")
 _EN_BOUNDARY = re.compile(r"[,.!?;:\n…]+|\b(?:but|however|although|though|except)\b")
 _EN_TOKEN = re.compile(r"[a-z0-9]+")
+_WORD_TOKEN = re.compile(r"\w+")
 _SPACE_NOT_BETWEEN_LATIN = re.compile(r"(?<![a-z0-9])\s+|\s+(?![a-z0-9])")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -72,6 +73,8 @@ class Clause:
         """English words, or Chinese characters (one per token)."""
         if self.language is Language.EN_US:
             return _EN_TOKEN.findall(self.text)
+        if self.language.spaced:
+            return _WORD_TOKEN.findall(self.text)
         return list(self.text)
 
     @cached_property
@@ -118,9 +121,17 @@ def normalize_en(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
+def normalize_spaced(text: str) -> str:
+    """Other languages with spaces between words (Korean): letters of any script kept."""
+    text = re.sub(r"[^\w*\s,.!?;:]", " ", fold_width_and_case(text))
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
 def normalize(text: str, language: Language) -> str:
     """The comparison form of a phrase, keeping clause punctuation."""
-    return normalize_zh(text) if language is Language.ZH_CN else normalize_en(text)
+    if language is Language.ZH_CN:
+        return normalize_zh(text)
+    return normalize_en(text) if language is Language.EN_US else normalize_spaced(text)
 
 
 def clauses(text: str, language: Language) -> list[Clause]:

@@ -18,8 +18,9 @@ from typing import Any
 import pjsua2 as pj
 from pydantic import BaseModel
 
+from ..dialog.const import EscalationMode
 from ..dialog.engine import DialogEngine
-from ..dialog.events import DialogEvent, Say
+from ..dialog.events import DialogEvent, EscalationRequested, Say
 from ..dialog.schema import Script
 from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener
@@ -221,6 +222,7 @@ class CallSession:
         )
         self.speaker = Speaker(self)
         self.tts_latencies: list[float] = []
+        self._officer_ringing: asyncio.Future[None] | None = None
         self.processed_late = 0
         self.media_counts = {"frames_received": 0, "audio_gaps": 0, "frames_dropped": 0}
 
@@ -260,6 +262,9 @@ class CallSession:
         self.listener.dialog_event(event)
         if isinstance(event, Say):
             self.speaker.say(event.text)
+        if isinstance(event, EscalationRequested) and event.mode is EscalationMode.LIVE and self._officer_ringing is None:
+            self._officer_ringing = asyncio.ensure_future(self._ring_officer())
+            self._tasks.add(self._officer_ringing)
         if self.on_event is not None:
             self.on_event(event)
 
@@ -294,9 +299,9 @@ class CallSession:
         call.makeCall(self.uri, parameters)
 
     def _hangup(self) -> None:
-        call = self.sip_call
-        if call is not None and call.isActive():
-            call.hangup(pj.CallOpParam())
+        for call in (self.sip_call, self.officer_call):  # an officer leg still ringing goes too
+            if call is not None and call.isActive():
+                call.hangup(pj.CallOpParam())
 
     def _release(self) -> None:
         self._release_officer()
@@ -533,11 +538,25 @@ class CallSession:
             if not await self.play_file("officer", path, until=self._officer_ended) or self._officer_ended.is_set():
                 return
 
-    async def _hand_off(self, phrase: str) -> None:
+    async def _ring_officer(self) -> None:
+        """Dial the human queue as soon as a live escalation is decided: the officer's phone
+        rings while the callee still hears "connecting you to an officer"."""
         uri = self.human_queue_uri
+        if self.handoff is not None:
+            return
         self.handoff = {"officer_uri": uri, "answered": False, "bridged_seconds": 0.0}
         if uri:
+            _LOGGER.info("call %s: live escalation, dialling the human queue", mask_phone(self.target))
             await self.thread.run_in_thread(lambda: self._dial_officer(uri))
+
+    async def _hand_off(self, phrase: str) -> None:
+        uri = self.human_queue_uri
+        if self._officer_ringing is not None:
+            await self._officer_ringing
+        else:
+            await self._ring_officer()
+        assert self.handoff is not None
+        if uri:
             answered = asyncio.ensure_future(self._officer_confirmed.wait())
             ended = asyncio.ensure_future(self._officer_ended.wait())
             gone = asyncio.ensure_future(self._ended.wait())

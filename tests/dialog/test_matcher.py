@@ -113,3 +113,11 @@ def test_dtmf():
 
 def test_empty_text_matches_nothing():
     assert EN.match_text("  ... ", ["urgent", "deny"]) is None
+
+
+def test_korean_matches_whole_words_with_hangul_kept():
+    korean = IntentMatcher({"urgent": Intent(phrases=["돈을 보냈어요", "비밀"]), "yes": Intent(phrases=["네"])}, Language.KO_KR)
+    urgent = korean.match_text("저는 돈을 보냈어요", ["yes", "urgent"])
+    assert urgent is not None and urgent.intent == "urgent"
+    assert korean.match_text("네 알겠습니다", ["yes", "urgent"]).intent == "yes"
+    assert korean.match_text("네요", ["yes"]) is None  # a word, not a prefix of one
