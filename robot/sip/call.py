@@ -341,6 +341,7 @@ class CallSession:
             finally:
                 # Always: pjsua2 objects must die on the pjsua thread, whatever happened.
                 await self.thread.run_in_thread(self._release)
+                await self.listener.settle()
                 self.speech.return_stream(self.language, self.stream)
         return self._result(answered, time.monotonic() - started)
 

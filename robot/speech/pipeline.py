@@ -13,6 +13,7 @@ a recorded file and on a live call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -91,6 +92,7 @@ class CallListener:
         self._in_utterance = False
         self._utterance_handled = False
         self._pending_grammar: list[str] | None = None
+        self._grammar_switch: asyncio.Future[None] | None = None
         self._utterance_frames: list[bytes] = []
         self._quiet_frames = 0
         self._early_final: asyncio.Future[Hypothesis] | None = None
@@ -104,6 +106,13 @@ class CallListener:
             self._barge_in = event.barge_in
         elif isinstance(event, Listening) and self.settings.use_grammar:
             self._pending_grammar = event.expected_phrases
+            if not self._in_utterance and self._grammar_switch is None:
+                # Switch now, while the callee is quiet: building a grammar can take Vosk a
+                # while, and frames would queue behind it if it waited for speech to start.
+                grammar, self._pending_grammar = self._pending_grammar, None
+                self._grammar_switch = asyncio.get_running_loop().run_in_executor(
+                    self._executor, self.stream.set_grammar, grammar
+                )
 
     def prompt_finished(self) -> None:
         """All queued prompts have been played (or cut off)."""
@@ -167,6 +176,9 @@ class CallListener:
         self.engine.speech_started()
         if self._robot_speaking and self._barge_in:
             self._stop_robot("barge_in")
+        if self._grammar_switch is not None:  # the stream is not thread-safe: one call at a time
+            switch, self._grammar_switch = self._grammar_switch, None
+            await switch
         if self._pending_grammar is not None:
             grammar, self._pending_grammar = self._pending_grammar, None
             await asyncio.get_running_loop().run_in_executor(self._executor, self.stream.set_grammar, grammar)
@@ -176,6 +188,14 @@ class CallListener:
         for frame in self._pre_roll:
             await self._recognize(frame)
         self._pre_roll.clear()
+
+    async def settle(self) -> None:
+        """Wait for recogniser work still running in the background (before the stream is reused)."""
+        for pending in (self._grammar_switch, self._early_final):
+            if pending is not None:
+                with contextlib.suppress(Exception):
+                    await pending
+        self._grammar_switch = self._early_final = None
 
     async def _partial(self, hypothesis: Hypothesis) -> None:
         match: Match | None = self.engine.spot_urgent(hypothesis.text)
