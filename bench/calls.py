@@ -145,7 +145,7 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, workdir: Path, peer_port: int, workers: int, human_queue: bool, engine: str) -> None:
+    def __init__(self, workdir: Path, peer_port: int, workers: int, human_queue: bool, engine: str, per_worker: int) -> None:
         self.api_port = free_port()
         (workdir / "sip.yaml").write_text(
             "transport: {bind_address: 127.0.0.1, public_address: 127.0.0.1, port: 0, rtp_port_start: 0}\n"
@@ -159,7 +159,7 @@ class Daemon:
                f"dialogs_dir: '{REPO / 'bench' / 'dialogs'}'\n")
             + f"language: {'en-US' if engine == 'pocketsphinx' else 'ko-KR'}\n"
             f"api: {{port: {self.api_port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
-            f"workers: {{processes: {workers}, log_file: '{workdir / 'workers.log'}', start_timeout_seconds: 600}}\n"
+            f"workers: {{processes: {workers}, calls_per_process: {per_worker}, log_file: '{workdir / 'workers.log'}', start_timeout_seconds: 600}}\n"
             "calls_per_second: 25\ncalling_windows: {low: null, medium: null}\nmax_attempts_per_number_per_day: 100\n"
             "policy: {outcomes: {no_answer: {finish: true}, refused: {finish: true}, no_input: {finish: true}}}\n"
         )
@@ -194,13 +194,13 @@ class Daemon:
 
 
 async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, Any]], workdir: Path, *,
-                   human_queue: bool = False, engine: str = "pocketsphinx") -> dict[str, Any]:
+                   human_queue: bool = False, engine: str = "pocketsphinx", per_worker: int = 4) -> dict[str, Any]:
     # Calls are answered 0.5 to 8 s after they ring (a fixed pseudo-random spread), so that
     # callees do not all speak in the same instant, as real ones do not.
     peer = BenchPeer(persona, audio, answer_delays=[0.5 + (n * 7.919) % 7.5 for n in range(calls)])
     peer_port = await peer.start()
-    workers = max(1, math.ceil(calls / 4))
-    daemon = Daemon(workdir, peer_port, workers, human_queue, engine)
+    workers = max(1, math.ceil(calls / per_worker))
+    daemon = Daemon(workdir, peer_port, workers, human_queue, engine, per_worker)
     try:
         health = await daemon.ready()
         pids = [w["pid"] for w in health["worker_processes"]]
@@ -271,7 +271,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         load_dir = workdir / "urgent"
         load_dir.mkdir()
         print(f"... {args.urgent} urgent calls", file=sys.stderr, flush=True)
-        results["urgent"] = await run_load(args.urgent, audio, URGENT, load_dir, human_queue=True, engine=args.engine)
+        # 3 calls per worker: the fourth pjsua2 call slot is the officer leg (the daemon's default).
+        results["urgent"] = await run_load(args.urgent, audio, URGENT, load_dir, human_queue=True, engine=args.engine,
+                                           per_worker=3)
     return results
 
 

@@ -69,7 +69,7 @@ def write_config(workdir: Path, trunk_port: int, api_port: int, workers: int, ra
         f"node_id: bench\ndatabase: '{workdir / 'robot.db'}'\nsip_config: '{workdir / 'sip.yaml'}'\n"
         f"dialogs_dir: '{REPO / 'dialogs' / 'en-US'}'\nlanguage: en-US\n"
         f"api: {{port: {api_port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
-        f"workers: {{processes: {workers}, log_file: '{workdir / 'workers.log'}'}}\n"
+        f"workers: {{processes: {workers}, calls_per_process: 4, log_file: '{workdir / 'workers.log'}'}}\n"
         f"calls_per_second: {rate}\ncalling_windows: {{low: null, medium: null}}\n"
         "max_attempts_per_number_per_day: 100\n"
         "policy: {outcomes: {busy: {finish: true}}}\n"

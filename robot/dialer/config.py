@@ -29,7 +29,11 @@ class ApiConfig(_Model):
 
 class WorkersConfig(_Model):
     processes: int = Field(default=2, ge=1, le=64, description="Call-worker processes")
-    calls_per_process: int = Field(default=MAX_CALLS_PER_PROCESS, ge=1, le=MAX_CALLS_PER_PROCESS)
+    calls_per_process: int = Field(
+        default=MAX_CALLS_PER_PROCESS - 1, ge=1, le=MAX_CALLS_PER_PROCESS,
+        description="3 keeps one of pjsua2's 4 call slots free for a live hand-off's officer leg; with 4, a live "
+                    "escalation in a full worker becomes a call-back ticket",
+    )
     start_timeout_seconds: float = Field(default=120, gt=0)
     restart_delay_seconds: float = Field(default=2.0, ge=0)
     drain_seconds: float = Field(default=120, ge=0, description="On SIGTERM, how long active calls may finish")

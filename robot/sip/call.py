@@ -26,7 +26,7 @@ from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener
 from ..speech.vad import VoiceActivity, WebRtcSpeechDetector
 from .config import SipConfig
-from .endpoint import PjsuaThread
+from .endpoint import PjsuaThread, SipError
 from .handoff import call_back_text, whisper_text
 from .media import PromptPlayer, ReceivePort, audio_format
 from .outcome import AnnouncementSpotter, CallOutcome, outcome_for_status
@@ -380,18 +380,19 @@ class CallSession:
             await self.engine.start()
             deadline = time.monotonic() + self.config.max_call_seconds
             while not self._ended.is_set() and not self._aborted.is_set() and time.monotonic() < deadline:
-                if self.engine.finished and not self.speaker.busy:
-                    break
+                if self.engine.finished and (not self.speaker.busy or self._officer_ringing is not None):
+                    break  # a live hand-off goes on while the hold prompt plays
                 await asyncio.sleep(FRAME_SECONDS)
             if self._aborted.is_set():
                 pass  # the result says interrupted; the dialog did not finish
             elif self._ended.is_set() and not self.engine.finished:
                 await self.engine.callee_hung_up()
             elif self.engine.finished:
-                await self.speaker.drain(30)
                 escalation = self.engine.escalation
                 if escalation is not None and escalation.mode.value == "live" and not self._ended.is_set():
-                    await self._hand_off(escalation.phrase or "")
+                    await self._hand_off(escalation.phrase or "")  # the hold prompt drains meanwhile
+                else:
+                    await self.speaker.drain(30)
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -472,6 +473,11 @@ class CallSession:
             officer.audio.startTransmit(callee.recorder)
         return True
 
+    def _forget_officer(self) -> None:
+        call, self.officer_call = self.officer_call, None
+        if call is not None:
+            self.thread.owned.discard(call)
+
     def _hang_up_officer(self) -> None:
         if self.officer_call is not None and self.officer_call.isActive():
             self.officer_call.hangup(pj.CallOpParam())
@@ -548,48 +554,72 @@ class CallSession:
         self.handoff = {"officer_uri": uri, "answered": False, "bridged_seconds": 0.0}
         if uri:
             _LOGGER.info("call %s: live escalation, dialling the human queue", mask_phone(self.target))
-            await self.thread.run_in_thread(lambda: self._dial_officer(uri))
+            try:
+                await self.thread.run_in_thread(lambda: self._dial_officer(uri))
+            except SipError as err:  # e.g. no free pjsua2 call slot in this worker (PJ_ETOOMANY)
+                _LOGGER.error("call %s: the officer leg could not be dialled (%s); an officer will call back",
+                              mask_phone(self.target), err.message)
+                self.handoff["error"] = err.message
+                await self.thread.run_in_thread(self._forget_officer)
 
-    async def _hand_off(self, phrase: str) -> None:
+    async def _officer_ready(self, phrase: str) -> bool:
+        """Ring the officer (if not ringing yet), wait for the answer, whisper. Runs while
+        the callee still hears the hold prompt. True if the officer is there to bridge to."""
         uri = self.human_queue_uri
         if self._officer_ringing is not None:
             await self._officer_ringing
         else:
             await self._ring_officer()
         assert self.handoff is not None
-        if uri:
-            answered = asyncio.ensure_future(self._officer_confirmed.wait())
-            ended = asyncio.ensure_future(self._officer_ended.wait())
-            gone = asyncio.ensure_future(self._ended.wait())
-            await asyncio.wait({answered, ended, gone}, timeout=self.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
-            for task in (answered, ended, gone):
-                task.cancel()
-        if self._officer_confirmed.is_set() and not self._officer_ended.is_set() and not self._ended.is_set():
-            self.handoff["answered"] = True
-            await self._play_to_officer(
-                whisper_text(
-                    self.language,
-                    warning_id=self.warning_id,
-                    fraud_type_label=self.engine.variables.get("fraud_type_label", ""),
-                    phrase=phrase,
-                )
+        if not uri or "error" in self.handoff:
+            return False
+        answered = asyncio.ensure_future(self._officer_confirmed.wait())
+        ended = asyncio.ensure_future(self._officer_ended.wait())
+        gone = asyncio.ensure_future(self._ended.wait())
+        await asyncio.wait({answered, ended, gone}, timeout=self.ring_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+        for task in (answered, ended, gone):
+            task.cancel()
+        if not self._officer_confirmed.is_set() or self._officer_ended.is_set() or self._ended.is_set():
+            return False
+        self.handoff["answered"] = True
+        await self._play_to_officer(
+            whisper_text(
+                self.language,
+                warning_id=self.warning_id,
+                fraud_type_label=self.engine.variables.get("fraud_type_label", ""),
+                phrase=phrase,
             )
-            if await self.thread.run_in_thread(self._bridge):
-                _LOGGER.info("call %s: bridged to an officer", mask_phone(self.target))
-                bridged_at = time.monotonic()
-                either_hung_up: set[asyncio.Future[Any]] = {
-                    asyncio.ensure_future(self._ended.wait()),
-                    asyncio.ensure_future(self._officer_ended.wait()),
-                }
-                _, pending = await asyncio.wait(
-                    either_hung_up, timeout=self.config.max_call_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in pending:
-                    waiter.cancel()
-                self.handoff["bridged_seconds"] = round(time.monotonic() - bridged_at, 2)
-                await self.thread.run_in_thread(self._hang_up_officer)
-                return
+        )
+        return not self._officer_ended.is_set() and not self._ended.is_set()
+
+    async def _hand_off(self, phrase: str) -> None:
+        """The live escalation: the officer is rung and whispered to while the callee hears
+        the hold prompt; then both are bridged, or the callee is promised a call-back."""
+        officer = asyncio.ensure_future(self._officer_ready(phrase))
+        try:
+            await self.speaker.drain(30)
+            ready = await officer
+        finally:
+            officer.cancel()
+        if ready and await self.thread.run_in_thread(self._bridge):
+            _LOGGER.info("call %s: bridged to an officer", mask_phone(self.target))
+            assert self.handoff is not None
+            bridged_at = time.monotonic()
+            either_hung_up: set[asyncio.Future[Any]] = {
+                asyncio.ensure_future(self._ended.wait()),
+                asyncio.ensure_future(self._officer_ended.wait()),
+            }
+            _, pending = await asyncio.wait(
+                either_hung_up, timeout=self.config.max_call_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in pending:
+                waiter.cancel()
+            self.handoff["bridged_seconds"] = round(time.monotonic() - bridged_at, 2)
+            await self.thread.run_in_thread(self._hang_up_officer)
+            return
         # No officer: promise a call-back, and the escalation becomes a ticket.
+        _LOGGER.warning("call %s: no officer to bridge to (officer ready: %s, officer hung up: %s, callee hung up: %s)",
+                        mask_phone(self.target), ready, self._officer_ended.is_set(), self._ended.is_set())
         await self.thread.run_in_thread(self._hang_up_officer)
         if not self._ended.is_set():
             self.speaker.say(call_back_text(self.language))

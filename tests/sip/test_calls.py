@@ -138,7 +138,7 @@ async def test_live_hand_off_whispers_to_the_officer_and_bridges(worker, sipp, e
         variables={"fraud_type_label": "an investment scam"},
     )
     assert result.outcome == "escalated"
-    assert result.escalation["mode"] == "live" and "keep it secret" in result.escalation["phrase"]
+    assert result.escalation["mode"] == "live" and "keep it secret" in result.escalation["phrase"], (result.handoff, result.transcript)
     assert result.handoff["answered"] and result.handoff["officer_uri"] == officer.uri
     assert 1.0 < result.handoff["bridged_seconds"] < 14.0  # the officer hung up 14 s after answering
     assert officer.finish() == 0 and callee.finish() == 0  # officer's BYE; then the robot's BYE to the callee
@@ -165,3 +165,24 @@ async def test_callee_hanging_up_mid_script_is_refused(worker, sipp, english):
     assert result.path and result.path[0] == "greet"
     assert peer.finish() == 0
 
+
+
+async def test_a_live_escalation_in_a_full_worker_becomes_a_call_back_ticket(worker, sipp, english, tmp_path, speech_kit):
+    import asyncio
+
+    voice = speech_kit.prompts("en_US-joe-medium").synthesizer
+    write_ulaw_wav(tmp_path / "urgent.wav", voice.render("They told me to keep it secret and I am really very scared.", TELEPHONE_RATE))
+    ringing = [sipp("ring_no_answer") for _ in range(3)]
+    waiting = [asyncio.create_task(worker.call(peer.uri, english, ring_timeout_seconds=60)) for peer in ringing]
+    try:
+        await asyncio.sleep(1.0)  # three calls ring: with this one, all four pjsua2 call slots are taken
+        callee = sipp("answer_then_speak", tmp_path / "urgent.wav")
+        officer = sipp("officer_answers")
+        result = await worker.call(callee.uri, english, human_queue_uri=officer.uri)
+    finally:
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+    assert result.outcome == "escalated" and result.escalation["mode"] == "ticket"  # not a failed call
+    assert "PJ_ETOOMANY" in result.handoff["error"] and result.handoff["answered"] is False
+    assert callee.finish() == 0
