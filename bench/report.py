@@ -53,7 +53,8 @@ def calls_section(calls: dict | None, engine: str) -> list[str]:
                  "Vosk in grammar mode with the Korean model and Korean callee speech (the production recogniser path; "
                  "zh-CN uses vosk-model-small-cn-0.22 the same way)")
         lines += [f"## Calls with {engine}: capacity, response latency, scaling", "",
-                  f"Command: `.venv/bin/python bench/calls.py --engine {engine} --calls 1,4,16,32,48 --urgent 8`. Each load runs "
+                  f"Command: `.venv/bin/python bench/calls.py --engine {engine} --calls 1,4,16,32,48 "
+                  f"--urgent {8 if calls.get('urgent') else 0}`. Each load runs "
                   f"the real daemon (`robot run`, one call-worker process per 4 calls, pjsua2, Piper `joe`, {stack}) against "
                   "`bench/peer.py`, a SIP+RTP callee that plays recorded speech with realistic pauses and measures what it hears. "
                   "The CPU and memory columns are of the worker processes while all calls are up.", "",
