@@ -21,6 +21,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -76,11 +77,13 @@ class IsolatedStream(RecognizerStream):
             self._process.kill()
             raise SpeechError("recognizer_start", f"the {recognizer.model_id} recogniser process did not start: {err}") from err
         self.sample_rate = rate
+        self._lock = threading.Lock()
 
     def _call(self, request: str, argument: Any = None) -> Any:
         try:
-            self._connection.send((request, argument))
-            kind, value = self._connection.recv()
+            with self._lock:  # one request and its answer at a time, whichever thread asks
+                self._connection.send((request, argument))
+                kind, value = self._connection.recv()
         except (EOFError, OSError, BrokenPipeError) as err:
             raise SpeechError("recognizer_process", f"the recogniser process ended: {err}") from err
         if kind == "error":

@@ -93,6 +93,8 @@ class CallListener:
         self._utterance_handled = False
         self._pending_grammar: list[str] | None = None
         self._grammar_switch: asyncio.Future[None] | None = None
+        self._feeding: asyncio.Future[Hypothesis | None] | None = None
+        """The recogniser call in progress: it runs on even if the pump that awaited it is cancelled."""
         self._utterance_frames: list[bytes] = []
         self._quiet_frames = 0
         self._early_final: asyncio.Future[Hypothesis] | None = None
@@ -167,7 +169,8 @@ class CallListener:
     async def _recognize(self, frame: bytes) -> Hypothesis | None:
         self._utterance_frames.append(frame)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.stream.feed, frame)
+        self._feeding = loop.run_in_executor(self._executor, self.stream.feed, frame)
+        return await self._feeding
 
     async def _speech_started(self) -> None:
         self._mark("speech_started")
@@ -191,11 +194,11 @@ class CallListener:
 
     async def settle(self) -> None:
         """Wait for recogniser work still running in the background (before the stream is reused)."""
-        for pending in (self._grammar_switch, self._early_final):
-            if pending is not None:
+        for pending in (self._feeding, self._grammar_switch, self._early_final):
+            if pending is not None and not pending.cancelled():  # a cancelled wait cannot be awaited again
                 with contextlib.suppress(Exception):
                     await pending
-        self._grammar_switch = self._early_final = None
+        self._feeding = self._grammar_switch = self._early_final = None
 
     async def _partial(self, hypothesis: Hypothesis) -> None:
         match: Match | None = self.engine.spot_urgent(hypothesis.text)
