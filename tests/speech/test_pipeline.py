@@ -151,3 +151,37 @@ async def test_the_final_result_is_decoded_during_the_endpoint_silence(english, 
     early = [mark.at_seconds for mark in listener.marks if mark.what == "early_final"][-1]
     assert ended - early == pytest.approx(0.55 - 0.25, abs=0.021)  # decoded 0.3 s before the turn ended
     assert engine.path == ["greet", "warning"]  # handled once
+
+
+class SlowFinish(ScriptedStream):
+    """A final result that takes until the test releases it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__({}, final="yes")
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def finish(self):  # type: ignore[no-untyped-def]
+        self.started.set()
+        self.release.wait(10)
+        return super().finish()
+
+
+async def test_a_call_that_ends_mid_utterance_settles_its_recogniser_cleanly(english, phone_audio):
+    import asyncio
+
+    stream = SlowFinish()
+    _engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    listener.prompt_finished()
+    audio, _, _ = phone_audio("Yes, speaking.", before_seconds=0.2, after_seconds=1.0)
+    feeding = asyncio.create_task(play(listener, audio))
+    await asyncio.to_thread(stream.started.wait, 10)  # the final result is being decoded (slowly)
+    await asyncio.sleep(0.5)  # the rest of the audio is fed in far less: the pump now waits for that result
+    assert listener.first("utterance_ended") is not None
+    feeding.cancel()  # the callee hung up: the call's pump is cancelled
+    await asyncio.gather(feeding, return_exceptions=True)
+    stream.release.set()
+    await listener.settle()  # must not raise, and leaves the stream usable
+    assert stream.finish().is_final
