@@ -18,6 +18,7 @@ Every call follows one persona: a list of steps like the simulated callee's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import struct
 import time
@@ -88,6 +89,8 @@ class PeerCall:
         self.expected_seq: int | None = None
         self.best_offset: float | None = None  # min(arrival - rtp time): the no-delay reference
         self.speech_done = asyncio.Event()
+        self.voiced = asyncio.Event()
+        """Set by each voiced robot packet (and at the end of the call): waits wake on it, not on a poll."""
         self.task: asyncio.Task[None] | None = None
 
     # -- RTP ---------------------------------------------------------------------------
@@ -116,6 +119,8 @@ class PeerCall:
         voiced = audioop.rms(audioop.ulaw2lin(data[12:12 + FRAME_SAMPLES], 2), 2) > SPEECH_RMS
         if voiced:
             self.last_voiced_at = arrived
+            if not self.voiced.is_set():
+                self.voiced.set()
         self.robot_voice.append((arrived, voiced))
         if len(self.robot_voice) > 500:
             del self.robot_voice[:250]
@@ -143,18 +148,37 @@ class PeerCall:
                     return last_voiced
         return None
 
-    def robot_speaking(self, within_seconds: float) -> bool:
-        return self.last_voiced_at >= time.monotonic() - within_seconds
-
     # -- the persona -------------------------------------------------------------------
 
-    async def until(self, condition: Any, limit_seconds: float) -> bool:
+    async def pause(self, seconds: float) -> None:
+        """Wait this long, or until the call ends."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ended.wait(), seconds)
+
+    async def robot_voiced_after(self, moment: float, limit_seconds: float) -> bool:
+        """Wait for a voiced robot packet that arrived after `moment` (monotonic seconds)."""
         end = time.monotonic() + limit_seconds
-        while time.monotonic() < end and not self.ended.is_set():
-            if condition():
+        while self.last_voiced_at <= moment and not self.ended.is_set():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            self.voiced.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.voiced.wait(), remaining)
+        return self.last_voiced_at > moment
+
+    async def robot_quiet_for(self, quiet_seconds: float, limit_seconds: float) -> bool:
+        """Wait until the robot has sent no voiced packet for `quiet_seconds`."""
+        end = time.monotonic() + limit_seconds
+        while not self.ended.is_set():
+            now = time.monotonic()
+            still = self.last_voiced_at + quiet_seconds - now
+            if still <= 0:
                 return True
-            await asyncio.sleep(0.01)
-        return condition()
+            if now >= end:
+                return False
+            await self.pause(min(still, end - now))
+        return False
 
     async def say(self, name: str) -> float:
         """Queue an utterance; returns when its last voiced frame was sent."""
@@ -171,27 +195,26 @@ class PeerCall:
             if self.ended.is_set():
                 break
             if "wait_for_robot_turn" in step:
-                await self.until(lambda: self.robot_speaking(0.1), 60)
-                quiet = step["wait_for_robot_turn"]
-                await self.until(lambda q=quiet: not self.robot_speaking(q), 120)
+                await self.robot_voiced_after(time.monotonic() - 0.1, 60)
+                await self.robot_quiet_for(step["wait_for_robot_turn"], 120)
             elif "say" in step:
                 ended = await self.say(step["say"])
-                if await self.until(lambda e=ended: self.last_voiced_at > e, 10):
+                if await self.robot_voiced_after(ended, 10):
                     first = next((at for at, voiced in self.robot_voice if voiced and at > ended), self.last_voiced_at)
                     stats.response_latencies.append(first - ended)
             elif "say_over_robot" in step:
-                await self.until(lambda: self.robot_speaking(0.1), 60)
-                await asyncio.sleep(step.get("after_seconds", 1.0))
+                await self.robot_voiced_after(time.monotonic() - 0.1, 60)
+                await self.pause(step.get("after_seconds", 1.0))
                 started = time.monotonic()
                 ended = await self.say(step["say_over_robot"])
-                await self.until(lambda: False, 1.0)
+                await self.pause(1.0)
                 stop = self.robot_stopped_after(started)
                 if stop is not None:
                     stats.stop_after_urgent.append(stop - ended)
                 stats.urgent_phrase_ended.append(ended)
             elif "wait_seconds" in step:
-                await self.until(lambda: False, step["wait_seconds"])
-        await self.until(lambda: False, 600)
+                await self.pause(step["wait_seconds"])
+        await self.pause(600)
 
 
 class BenchPeer(asyncio.DatagramProtocol):
@@ -294,6 +317,7 @@ class BenchPeer(asyncio.DatagramProtocol):
     def _end(self, call: PeerCall) -> None:
         call.stats.ended = time.monotonic()
         call.ended.set()
+        call.voiced.set()
         if call.rtp is not None:
             call.rtp.close()
         self.finished.append(call.stats)

@@ -22,6 +22,8 @@ import socket
 import sys
 from typing import Any
 
+import uvloop
+
 from ..dialog.events import DialogEvent, EscalationRequested
 from ..dialog.schema import Script
 from ..sip.config import load_sip_config
@@ -32,6 +34,7 @@ from .config import load_dialer_config
 from .scripts import ScriptLibrary
 
 _LOGGER = logging.getLogger("robot.worker")
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 class WorkerProcess:
@@ -124,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("transitions").setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers stop (Ctrl-C reaches the group)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return asyncio.run(main_async(args))
+    # pjsua2's media clock thread needs the GIL for every received frame; with Python's
+    # default 5 ms switch interval it can wait that long behind a busy thread, per frame.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from .outcome import AnnouncementSpotter, CallOutcome, outcome_for_status
 _LOGGER = logging.getLogger(__name__)
 FRAME_SECONDS = 0.02
 HELLO_MAX_SECONDS = 3.0
+WATCH_SECONDS = 0.1
+"""How often the conversation loop looks whether the call is over (nothing waits on it)."""
 
 
 def mask_phone(target: str) -> str:
@@ -44,6 +46,26 @@ def mask_phone(target: str) -> str:
 
 LATE_BACKLOG_FRAMES = 5
 """A received frame still waiting after 100 ms counts as processed late."""
+
+
+class _SpeechGate:
+    """Passes on only the audio around speech, with a pre-roll: the recogniser need not
+    decode the silence while the robot waits for 喂/hello or listens to early media."""
+
+    def __init__(self, pre_roll_frames: int = 15) -> None:
+        self.activity = VoiceActivity(WebRtcSpeechDetector())
+        self._pre_roll: deque[bytes] = deque(maxlen=pre_roll_frames)
+        self.passed_any = False
+
+    def take(self, frame: bytes) -> list[bytes]:
+        self.activity.process(frame)
+        if not self.activity.endpointer.in_speech:
+            self._pre_roll.append(frame)
+            return []
+        passed = [*self._pre_roll, frame]
+        self._pre_roll.clear()
+        self.passed_any = True
+        return passed
 
 
 class _Fields(dict[str, str]):
@@ -342,7 +364,9 @@ class CallSession:
                 # Always: pjsua2 objects must die on the pjsua thread, whatever happened.
                 await self.thread.run_in_thread(self._release)
                 await self.listener.settle()
-                self.speech.return_stream(self.language, self.stream)
+                # Resetting the stream is recogniser work (a final decode): off the event loop.
+                await self.listener.run_on_stream(self.speech.return_stream, self.language, self.stream)
+                self.listener.close()
         return self._result(answered, time.monotonic() - started)
 
     async def _wait_for_answer(self) -> bool:
@@ -382,7 +406,7 @@ class CallSession:
             while not self._ended.is_set() and not self._aborted.is_set() and time.monotonic() < deadline:
                 if self.engine.finished and (not self.speaker.busy or self._officer_ringing is not None):
                     break  # a live hand-off goes on while the hold prompt plays
-                await asyncio.sleep(FRAME_SECONDS)
+                await asyncio.sleep(WATCH_SECONDS)
             if self._aborted.is_set():
                 pass  # the result says interrupted; the dialog did not finish
             elif self._ended.is_set() and not self.engine.finished:
@@ -400,43 +424,48 @@ class CallSession:
 
     async def _listen_for_hello(self) -> None:
         """No robot audio before the callee has had a moment to say 喂/hello."""
-        activity = VoiceActivity(WebRtcSpeechDetector())
+        gate = _SpeechGate()
         heard = 0.0
         try:
             while heard < HELLO_MAX_SECONDS and not self._ended.is_set() and self.announcement is None:
                 frames = self.rx_frames
-                while frames and heard < HELLO_MAX_SECONDS and self.announcement is None:
-                    frame = frames.popleft()
-                    activity.process(frame)
-                    await self._hear(frame)  # an announcement can also come just after answer
+                batch: list[bytes] = []
+                while frames and heard < HELLO_MAX_SECONDS:
+                    batch += gate.take(frames.popleft())
                     heard += FRAME_SECONDS
-                if heard >= self.config.hello_listen_seconds and not activity.endpointer.in_speech:
+                await self._hear(batch)  # an announcement can also come just after answer
+                if heard >= self.config.hello_listen_seconds and not gate.activity.endpointer.in_speech:
                     return
                 await asyncio.sleep(FRAME_SECONDS)
         finally:
-            await asyncio.get_running_loop().run_in_executor(None, self.stream.finish)
+            if gate.passed_any:
+                await self.listener.run_on_stream(self.stream.finish)
 
-    async def _hear(self, frame: bytes) -> CallOutcome | None:
+    async def _hear(self, frames: list[bytes]) -> CallOutcome | None:
         """Feed the recogniser; a carrier announcement ends the call with its outcome."""
-        loop = asyncio.get_running_loop()
-        hypothesis = await loop.run_in_executor(None, self.stream.feed, frame)
-        if hypothesis is None:
-            return None
-        found = self._spotter.spot(hypothesis.text)
-        if found is not None and self.announcement is None:
-            self.announcement = found
-            _LOGGER.info("call %s: carrier announcement %r: %s", mask_phone(self.target), hypothesis.text, found)
-            await self.thread.run_in_thread(self._hangup)
-        return found
+        if not frames or self.announcement is not None:
+            return self.announcement
+        for hypothesis in await self.listener.run_on_stream(self.listener.feed_batch, frames):
+            found = self._spotter.spot(hypothesis.text)
+            if found is not None and self.announcement is None:
+                self.announcement = found
+                _LOGGER.info("call %s: carrier announcement %r: %s", mask_phone(self.target), hypothesis.text, found)
+                await self.thread.run_in_thread(self._hangup)
+                return found
+        return None
 
     async def _listen_to_early_media(self) -> None:
+        gate = _SpeechGate()
         try:
             while not self._confirmed.is_set() and not self._ended.is_set() and self.announcement is None:
-                while self.rx_frames and not self._confirmed.is_set() and self.announcement is None:
-                    await self._hear(self.rx_frames.popleft())
+                batch: list[bytes] = []
+                while self.rx_frames and not self._confirmed.is_set():
+                    batch += gate.take(self.rx_frames.popleft())
+                await self._hear(batch)
                 await asyncio.sleep(FRAME_SECONDS)
         finally:
-            await asyncio.get_running_loop().run_in_executor(None, self.stream.finish)
+            if gate.passed_any:
+                await self.listener.run_on_stream(self.stream.finish)
 
     async def _pump_frames(self) -> None:
         while True:

@@ -137,20 +137,34 @@ class VoskRecognizer(SpeechRecognizer):
 
 class VoskStream(RecognizerStream):
     def __init__(self, recognizer: VoskRecognizer, grammar: Sequence[str] | None) -> None:
-        import vosk
-
         self._recognizer = recognizer
-        self._kaldi = vosk.KaldiRecognizer(recognizer.model, float(self.sample_rate))
-        self._kaldi.SetWords(True)
-        self._kaldi.SetPartialWords(True)
+        self._kaldi = self._new_kaldi()
+        self._open_vocabulary = True
         self._last_partial = ""
         self._offset_seconds = 0.0  # Vosk's times restart at each result
         self._fed_seconds = 0.0
         self.set_grammar(grammar)
 
+    def _new_kaldi(self) -> Any:
+        import vosk
+
+        kaldi = vosk.KaldiRecognizer(self._recognizer.model, float(self.sample_rate))
+        # Word times for final results only: partial results are read for their text, and
+        # aligning words on every partial would cost a lattice pass each time.
+        kaldi.SetWords(True)
+        return kaldi
+
     def set_grammar(self, phrases: Sequence[str] | None) -> None:
         if phrases is not None:
             self._kaldi.SetGrammar(self._recognizer.grammar_json(phrases))
+            self._open_vocabulary = False
+        elif not self._open_vocabulary:
+            # Vosk cannot drop a grammar: a fresh recogniser listens to the whole model again
+            # (a pooled stream must not keep the last call's grammar for carrier announcements).
+            self._kaldi = self._new_kaldi()
+            self._open_vocabulary = True
+            self._pending_final = None
+            self._last_partial = ""
 
     def feed(self, pcm: bytes) -> Hypothesis | None:
         self._fed_seconds += len(pcm) / 2 / self.sample_rate
