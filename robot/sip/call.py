@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -118,17 +119,24 @@ class _SipCall(pj.Call):
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         info = self.getInfo()
         for index, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
-                self.audio = self.getAudioMedia(index)
-                self.port = ReceivePort()
-                self.port.createPort(f"rx{self.getId()}", audio_format())
-                self.audio.startTransmit(self.port)
-                if self.session.recording_path is not None and self.leg == "callee":
-                    self.recorder = pj.AudioMediaRecorder()
-                    self.recorder.createRecorder(str(self.session.recording_path))
-                    self.audio.startTransmit(self.recorder)
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 early = info.state == pj.PJSIP_INV_STATE_EARLY
-                self.session.thread.post(self.session._on_media, self.leg, self.port.frames, early)
+                # On pjsua's SIP thread: the ports are made on the owning thread instead.
+                self.session.thread.call_here(functools.partial(self._connect_media, index, early))
+                return
+
+    def _connect_media(self, index: int, early: bool) -> None:
+        if self.port is not None or self not in (self.session.sip_call, self.session.officer_call) or not self.isActive():
+            return  # already connected, or released meanwhile
+        self.audio = self.getAudioMedia(index)
+        self.port = ReceivePort()
+        self.port.createPort(f"rx{self.getId()}", audio_format())
+        self.audio.startTransmit(self.port)
+        if self.session.recording_path is not None and self.leg == "callee":
+            self.recorder = pj.AudioMediaRecorder()
+            self.recorder.createRecorder(str(self.session.recording_path))
+            self.audio.startTransmit(self.recorder)
+        self.session.thread.post(self.session._on_media, self.leg, self.port.frames, early)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         self.session.thread.post(self.session._on_dtmf, prm.digit)

@@ -2,8 +2,11 @@
 
 Modelled on aiosqlite's `core.py`: requests go in as `(future, callable)`, run on the
 owning thread, and results come back with `loop.call_soon_threadsafe`, guarded against
-futures that are already done. SIP callbacks also run on this thread (`threadCnt = 0`:
-pjsua2 does its SIP work inside our `libHandleEvents` calls). Media callbacks run on the
+futures that are already done. The thread sleeps on its queue: SIP events and timers are
+polled by pjsua's own worker thread in C (`threadCnt = 1`), so an idle worker wakes no Python
+and a request is served the moment it arrives. SIP callbacks on pjsua's thread only read
+what they must and hand the rest to this thread (`call_here`) or to the loop (`post`); so
+every Python pjsua2 object is still created and destroyed here. Media callbacks run on the
 media clock thread and only append bytes to a deque.
 """
 
@@ -57,8 +60,7 @@ class PjsuaThread(threading.Thread):
         super().__init__(name="pjsua", daemon=True)
         self.config = config
         self.loop = loop
-        self._requests: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-        self._stopping = threading.Event()
+        self._requests: queue.SimpleQueue[tuple[asyncio.Future[Any] | None, Callable[[], Any]] | None] = queue.SimpleQueue()
         self.ready: asyncio.Future[str] = loop.create_future()
         self.registered: asyncio.Future[int] = loop.create_future()
         """Settles with the first final registration status (only in registration mode)."""
@@ -77,7 +79,7 @@ class PjsuaThread(threading.Thread):
         return await future
 
     async def stop(self) -> None:
-        self._stopping.set()
+        self._requests.put(None)
         await asyncio.get_running_loop().run_in_executor(None, self.join, 10)
 
     def _registration_changed(self, code: int, reason: str) -> None:
@@ -88,8 +90,12 @@ class PjsuaThread(threading.Thread):
             _settle(self.registered, None, SipError("registration", f"SIP registration refused: {code} {reason}"))
 
     def post(self, function: Callable[..., Any], *args: Any) -> None:
-        """From a pjsua2 callback (this thread or the media thread) into the event loop."""
+        """From a pjsua2 callback (any pjsua thread or the media thread) into the event loop."""
         self.loop.call_soon_threadsafe(function, *args)
+
+    def call_here(self, function: Callable[[], Any]) -> None:
+        """From a pjsua2 callback: run `function` on this thread (it creates pjsua2 objects)."""
+        self._requests.put((None, function))
 
     # -- the owning thread ---------------------------------------------------------------
 
@@ -102,28 +108,29 @@ class PjsuaThread(threading.Thread):
             self._destroy()
             return
         self.loop.call_soon_threadsafe(_settle, self.ready, self.local_address)
-        assert self.endpoint is not None
-        while not self._stopping.is_set():
-            # A request (start a prompt, hang up) waits at most this long for the thread:
-            # it is part of every response's latency; 200 wake-ups a second cost next to nothing.
-            self.endpoint.libHandleEvents(5)
-            self._serve_requests()
-        self._serve_requests()
+        while (request := self._requests.get()) is not None:
+            self._serve(*request)
+        while True:  # what was asked before stop() still runs
+            try:
+                request = self._requests.get_nowait()
+            except queue.Empty:
+                break
+            if request is not None:
+                self._serve(*request)
         self._destroy()
 
-    def _serve_requests(self) -> None:
-        while True:
-            try:
-                future, function = self._requests.get_nowait()
-            except queue.Empty:
+    def _serve(self, future: asyncio.Future[Any] | None, function: Callable[[], Any]) -> None:
+        try:
+            result = function()
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller
+            if isinstance(err, pj.Error):
+                err = SipError("pjsua", err.info())
+            if future is None:
+                _LOGGER.error("pjsua callback work failed: %s", err)
                 return
-            try:
-                result = function()
-            except BaseException as err:  # noqa: BLE001 - handed back to the caller
-                if isinstance(err, pj.Error):
-                    err = SipError("pjsua", err.info())
-                self.loop.call_soon_threadsafe(_settle, future, None, err)
-            else:
+            self.loop.call_soon_threadsafe(_settle, future, None, err)
+        else:
+            if future is not None:
                 self.loop.call_soon_threadsafe(_settle, future, result)
 
     def _start_library(self) -> None:
@@ -133,7 +140,7 @@ class PjsuaThread(threading.Thread):
         self.endpoint = endpoint
         ep_config = pj.EpConfig()
         ep_config.uaConfig.maxCalls = MAX_CALLS_PER_PROCESS
-        ep_config.uaConfig.threadCnt = 0  # SIP events run inside our libHandleEvents
+        ep_config.uaConfig.threadCnt = 1  # pjsua's C thread polls SIP and timers (see the module note)
         ep_config.uaConfig.mainThreadOnly = False
         ep_config.uaConfig.userAgent = "robot anti-fraud dialer"
         ep_config.logConfig.level = 2
