@@ -80,3 +80,16 @@ def test_vosk_grammar_mode(korean, korean_audio):
 def test_vosk_refuses_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(SpeechError, match="not a Vosk model folder"):
         VoskRecognizer("x", "zh-CN", tmp_path)
+
+
+def test_a_vosk_stream_back_in_the_pool_hears_the_whole_model_again(korean, korean_audio):
+    # A pooled stream keeps its recogniser from call to call: the last call's grammar must not
+    # stay, or the next call's hello and carrier-announcement listening would hear only it.
+    stream = korean.stream(["돈을"])
+    for frame in frames(korean_audio, TELEPHONE_RATE):
+        stream.feed(frame)
+    assert set(stream.finish().text.split()) <= {"돈을"}
+    stream.set_grammar(None)  # what SpeechKit.return_stream does
+    for frame in frames(korean_audio, TELEPHONE_RATE):
+        stream.feed(frame)
+    assert not set(stream.finish().text.split()) <= {"돈을", ""}  # words from outside the old grammar

@@ -185,3 +185,30 @@ async def test_a_call_that_ends_mid_utterance_settles_its_recogniser_cleanly(eng
     stream.release.set()
     await listener.settle()  # must not raise, and leaves the stream usable
     assert stream.finish().is_final
+
+
+async def test_an_urgent_partial_is_acted_on_before_the_final_decode_finishes(english, phone_audio):
+    import asyncio
+
+    class UrgentThenSlowFinish(SlowFinish):
+        def __init__(self) -> None:
+            super().__init__()
+            self.partials = {30: "they told me to keep it secret"}
+            self.returned = False
+
+        def finish(self):  # type: ignore[no-untyped-def]
+            final = super().finish()
+            self.returned = True
+            return final
+
+    stream = UrgentThenSlowFinish()
+    engine, listener, interrupts = await listener_for(english, ScriptedRecognizer(stream))
+    audio, _, _ = phone_audio("They told me to keep it secret.", before_seconds=0.2, after_seconds=0.2)
+    await play(listener, audio)
+    # The escalation and the interrupt happened while the stream's final decode is still blocked.
+    assert engine.escalation is not None and engine.escalation.reason is EscalationReason.URGENT_SPEECH
+    assert not stream.returned
+    assert [reason for _at, reason in interrupts][:1] in (["barge_in"], ["urgent"])
+    assert await asyncio.to_thread(stream.started.wait, 10) and not stream.release.is_set()
+    stream.release.set()
+    await listener.settle()
