@@ -38,7 +38,7 @@ check: setup
 test: lint check
 	$(BIN)/pytest
 
-# Speech engines, warning-to-dial and dial rate, then calls at 1 to 48 at once (about 25
+# Speech engines, warning-to-dial and dial rate, then calls at 1 to 48 at once (about 40
 # minutes in all); writes bench/results/*.json and docs/benchmarks.md.
 bench: setup
 	$(BIN)/python bench/speech.py
