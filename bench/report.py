@@ -11,11 +11,13 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
 
-def _p(values: list[float], fraction: float) -> str:
-    if not values:
-        return "-"
+def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return f"{ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]:.2f} s"
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def _p(values: list[float], fraction: float) -> str:
+    return f"{_percentile(values, fraction):.2f} s" if values else "-"
 
 
 def load(name: str) -> dict | None:
@@ -85,14 +87,14 @@ def summary() -> list[str]:
                         f"the endpoint) | <= 700 ms (100 ms after) | {_met(p95 <= 0.7 and p95 - 0.55 <= 0.1)} |")
         urgent = calls.get("urgent")
         if urgent:
-            stops = sorted(urgent["urgent_stop_seconds"])
+            stops = urgent["urgent_stop_seconds"]
             handoffs = urgent.get("handoff_after_phrase_end_seconds", [])
             if stops:
-                stop95 = sorted(stops)[min(len(stops) - 1, round(0.95 * (len(stops) - 1)))]
+                stop95 = _percentile(stops, 0.95)
                 rows.append(f"| urgency: robot audio stopped, {engine}, p95 | {stop95:.2f} s after the phrase ended "
                             f"({len(stops)} calls) | <= 0.4 s | {_met(stop95 <= 0.4)} |")
             if handoffs:
-                hand95 = sorted(handoffs)[min(len(handoffs) - 1, round(0.95 * (len(handoffs) - 1)))]
+                hand95 = _percentile(handoffs, 0.95)
                 rows.append(f"| urgency: hand-off INVITE, {engine}, p95 | {hand95:.2f} s after the phrase ended "
                             f"({len(handoffs)} calls) | <= 0.4 s | {_met(hand95 <= 0.4)} |")
             else:

@@ -25,7 +25,7 @@ from ..dialog.events import DialogEvent, EscalationRequested, Say
 from ..dialog.schema import Script
 from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener
-from ..speech.vad import VoiceActivity, WebRtcSpeechDetector
+from ..speech.vad import SpeechGate, VoiceActivity, WebRtcSpeechDetector
 from .config import SipConfig
 from .endpoint import PjsuaThread, SipError
 from .handoff import call_back_text, whisper_text
@@ -47,26 +47,6 @@ def mask_phone(target: str) -> str:
 
 LATE_BACKLOG_FRAMES = 5
 """A received frame still waiting after 100 ms counts as processed late."""
-
-
-class _SpeechGate:
-    """Passes on only the audio around speech, with a pre-roll: the recogniser need not
-    decode the silence while the robot waits for 喂/hello or listens to early media."""
-
-    def __init__(self, pre_roll_frames: int = 15) -> None:
-        self.activity = VoiceActivity(WebRtcSpeechDetector())
-        self._pre_roll: deque[bytes] = deque(maxlen=pre_roll_frames)
-        self.passed_any = False
-
-    def take(self, frame: bytes) -> list[bytes]:
-        self.activity.process(frame)
-        if not self.activity.endpointer.in_speech:
-            self._pre_roll.append(frame)
-            return []
-        passed = [*self._pre_roll, frame]
-        self._pre_roll.clear()
-        self.passed_any = True
-        return passed
 
 
 class _Fields(dict[str, str]):
@@ -432,14 +412,14 @@ class CallSession:
 
     async def _listen_for_hello(self) -> None:
         """No robot audio before the callee has had a moment to say 喂/hello."""
-        gate = _SpeechGate()
+        gate = SpeechGate(VoiceActivity(WebRtcSpeechDetector()))
         heard = 0.0
         try:
             while heard < HELLO_MAX_SECONDS and not self._ended.is_set() and self.announcement is None:
                 frames = self.rx_frames
                 batch: list[bytes] = []
                 while frames and heard < HELLO_MAX_SECONDS:
-                    batch += gate.take(frames.popleft())
+                    batch += gate.process(frames.popleft()).passed
                     heard += FRAME_SECONDS
                 await self._hear(batch)  # an announcement can also come just after answer
                 if heard >= self.config.hello_listen_seconds and not gate.activity.endpointer.in_speech:
@@ -463,12 +443,12 @@ class CallSession:
         return None
 
     async def _listen_to_early_media(self) -> None:
-        gate = _SpeechGate()
+        gate = SpeechGate(VoiceActivity(WebRtcSpeechDetector()))
         try:
             while not self._confirmed.is_set() and not self._ended.is_set() and self.announcement is None:
                 batch: list[bytes] = []
                 while self.rx_frames and not self._confirmed.is_set():
-                    batch += gate.take(self.rx_frames.popleft())
+                    batch += gate.process(self.rx_frames.popleft()).passed
                 await self._hear(batch)
                 await asyncio.sleep(FRAME_SECONDS)
         finally:

@@ -110,7 +110,7 @@ class PjsuaThread(threading.Thread):
         self.loop.call_soon_threadsafe(_settle, self.ready, self.local_address)
         while (request := self._requests.get()) is not None:
             self._serve(*request)
-        while True:  # what was asked before stop() still runs
+        while True:  # requests that raced stop() (a last hang-up) still run before the library goes
             try:
                 request = self._requests.get_nowait()
             except queue.Empty:

@@ -13,11 +13,10 @@ a recorded file and on a live call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -26,9 +25,26 @@ from ..dialog.engine import DialogEngine
 from ..dialog.events import DialogEvent, Listening, Say
 from ..dialog.matcher import Match
 from .asr import Hypothesis, RecognizerStream
-from .vad import EndpointSettings, SpeechDetector, VadEvent, VoiceActivity
+from .vad import (
+    PRE_ROLL_SECONDS,
+    EndpointSettings,
+    SpeechDetector,
+    SpeechGate,
+    VadEvent,
+    VoiceActivity,
+)
 
 T = TypeVar("T")
+_LOGGER = logging.getLogger(__name__)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _log_failure(done: asyncio.Future[object]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        _LOGGER.error("recogniser work failed", exc_info=done.exception())
 
 
 class AudioClock(Clock):
@@ -47,7 +63,7 @@ class AudioClock(Clock):
 @dataclass(frozen=True)
 class ListenerSettings:
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
-    pre_roll_seconds: float = 0.3
+    pre_roll_seconds: float = PRE_ROLL_SECONDS
     """Audio kept from before speech was detected, so the first syllable is not lost."""
     use_grammar: bool = True
     """Limit the recogniser to the state's expected phrases (where the engine supports it)."""
@@ -82,31 +98,26 @@ class CallListener:
         *,
         interrupt: Callable[[str], None] | None = None,
         settings: ListenerSettings | None = None,
-        executor: Executor | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings or ListenerSettings()
         self.clock = clock
         self.vad = VoiceActivity(detector, self.settings.endpoint)
+        self._gate = SpeechGate(self.vad, self.settings.pre_roll_seconds)
         self.stream = stream
         self.marks: list[Mark] = []
         self.final_latencies: list[float] = []
         """Seconds from the end of each utterance to its final recognition (wall time)."""
         self._interrupt = interrupt or (lambda reason: None)
-        # The stream is not thread-safe: all its work runs on one thread, in the order asked.
-        self._own_executor = executor is None
-        self._executor: Executor = executor or ThreadPoolExecutor(1, thread_name_prefix="recognizer")
-        self._pre_roll: deque[bytes] = deque(maxlen=max(1, round(self.settings.pre_roll_seconds / self.vad.frame_seconds)))
+        # The stream is not thread-safe: all its work runs on one thread of its own, in the
+        # order asked, so nothing here has to wait for one piece of work before asking the next.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="recognizer")
         self._robot_speaking = False
         self._barge_in = True
         self._in_utterance = False
         self._utterance_handled = False
         self._pending_grammar: list[str] | None = None
-        self._grammar_switch: asyncio.Future[None] | None = None
-        self._feeding: asyncio.Future[list[Hypothesis]] | None = None
-        """The recogniser call in progress: it runs on even if the pump that awaited it is cancelled."""
-        self._finishing: asyncio.Future[Hypothesis] | None = None
-        """A final result decoded in the background (after an urgent partial was acted on)."""
+        """A state's phrases that arrived mid-utterance: the grammar changes at the next one."""
         self._unfed: list[bytes] = []
         self._utterance_frames: list[bytes] = []
         self._quiet_frames = 0
@@ -120,12 +131,12 @@ class CallListener:
             self._robot_speaking = True
             self._barge_in = event.barge_in
         elif isinstance(event, Listening) and self.settings.use_grammar:
-            self._pending_grammar = event.expected_phrases
-            if not self._in_utterance and self._grammar_switch is None:
+            if self._in_utterance:
+                self._pending_grammar = event.expected_phrases
+            else:
                 # Switch now, while the callee is quiet: building a grammar can take Vosk a
                 # while, and frames would queue behind it if it waited for speech to start.
-                grammar, self._pending_grammar = self._pending_grammar, None
-                self._grammar_switch = self.run_on_stream(self.stream.set_grammar, grammar)
+                self._in_background(self.stream.set_grammar, event.expected_phrases)
 
     def prompt_finished(self) -> None:
         """All queued prompts have been played (or cut off)."""
@@ -138,11 +149,9 @@ class CallListener:
     async def feed(self, frame: bytes) -> None:
         """One frame of received audio (16-bit mono PCM at the detector's rate)."""
         self.clock.advance(self.vad.frame_seconds)
-        speech, events = self.vad.process(frame)
+        speech, events, passed = self._gate.process(frame)
         if VadEvent.SPEECH_STARTED in events:
-            await self._speech_started()
-        elif not self._in_utterance:
-            self._pre_roll.append(frame)
+            await self._speech_started(pre_roll=passed[:-1])  # this frame follows below
         if self._in_utterance and not self._utterance_handled:
             await self._recognize_in_utterance(frame, speech)
         for event in events:
@@ -155,6 +164,10 @@ class CallListener:
     def run_on_stream(self, function: Callable[..., T], *args: object) -> asyncio.Future[T]:
         """Run recogniser work on the stream's own thread (in order, one at a time)."""
         return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def _in_background(self, function: Callable[..., object], *args: object) -> None:
+        """Stream work whose result nobody waits for; a failure is logged, not lost."""
+        self.run_on_stream(function, *args).add_done_callback(_log_failure)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -196,8 +209,7 @@ class CallListener:
         if not self._unfed:
             return []
         batch, self._unfed = self._unfed, []
-        self._feeding = self.run_on_stream(self.feed_batch, batch)
-        return await self._feeding
+        return await self.run_on_stream(self.feed_batch, batch)
 
     def feed_batch(self, batch: list[bytes]) -> list[Hypothesis]:
         """Feed frames to the stream (on its thread): the partial results that changed."""
@@ -208,42 +220,34 @@ class CallListener:
                 changed.append(hypothesis)
         return changed
 
-    async def _speech_started(self) -> None:
+    async def _speech_started(self, pre_roll: list[bytes]) -> None:
         self._mark("speech_started")
         self._in_utterance = True
         self._utterance_handled = False
         self.engine.speech_started()
         if self._robot_speaking and self._barge_in:
             self._stop_robot("barge_in")
-        for pending in (self._grammar_switch, self._finishing):  # finish what the stream was doing
-            if pending is not None:
-                with contextlib.suppress(Exception):
-                    await pending
-        self._grammar_switch = self._finishing = None
-        if self._pending_grammar is not None:
+        if self._pending_grammar is not None:  # queued ahead of this utterance's audio
             grammar, self._pending_grammar = self._pending_grammar, None
-            await self.run_on_stream(self.stream.set_grammar, grammar)
+            self._in_background(self.stream.set_grammar, grammar)
         self._utterance_frames = []
         self._unfed = []
         self._quiet_frames = 0
         self._early_final = None
-        for frame in self._pre_roll:
+        for frame in pre_roll:
             await self._recognize(frame)
-        self._pre_roll.clear()
 
     async def settle(self) -> None:
-        """Wait for recogniser work still running in the background (before the stream is reused)."""
-        for pending in (self._feeding, self._grammar_switch, self._early_final, self._finishing):
-            if pending is not None and not pending.cancelled():  # a cancelled wait cannot be awaited again
-                with contextlib.suppress(Exception):
-                    await pending
-        self._feeding = self._grammar_switch = self._early_final = self._finishing = None
+        """Wait until the stream's thread has done all it was asked (before the stream is
+        reused): work goes in order, so that is when a no-op queued now has run. Work keeps
+        running even if the pump that asked for it was cancelled."""
+        await self.run_on_stream(_nothing)
+        self._early_final = None
         self._unfed = []
 
     def close(self) -> None:
-        """After `settle`: stop the stream's thread (if this listener made it)."""
-        if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
-            self._executor.shutdown(wait=False)
+        """After `settle`: stop the stream's thread."""
+        self._executor.shutdown(wait=False)
 
     async def _partial(self, hypothesis: Hypothesis) -> None:
         match: Match | None = self.engine.spot_urgent(hypothesis.text)
@@ -255,7 +259,7 @@ class CallListener:
         self._utterance_handled = True
         self._stop_robot("urgent")
         self._unfed = []
-        self._finishing = self.run_on_stream(self.stream.finish)
+        self._in_background(self.stream.finish)
         self._mark("final", hypothesis.text)
         await self.engine.handle_speech(hypothesis.text)
 

@@ -3,15 +3,22 @@
 `SpeechDetector` answers "is this frame speech?" (WebRTC VAD here). `Endpointer` turns that
 sequence into events: speech started (the barge-in signal), the utterance ended after a
 trailing silence, no input within the state's timeout, and an utterance that runs too long.
+`SpeechGate` adds a pre-roll: it passes on only the audio around speech, so a recogniser
+never decodes silence.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from .audio import FRAME_MS, TELEPHONE_RATE, pcm_rms
+
+PRE_ROLL_SECONDS = 0.3
+"""Audio kept from before speech was detected, so the first syllable is not lost."""
 
 # Durations are sums of frame lengths (0.02 + 0.02 + ...), which floats do not add exactly:
 # ten 20 ms frames come to 0.19999999999999998 s. Thresholds allow for that.
@@ -132,3 +139,30 @@ class VoiceActivity:
     def process(self, frame: bytes) -> tuple[bool, list[VadEvent]]:
         speech = self.detector.is_speech(frame)
         return speech, self.endpointer.process(speech, self.frame_seconds)
+
+
+class Gated(NamedTuple):
+    speech: bool
+    events: list[VadEvent]
+    passed: list[bytes]
+    """The audio to recognise: at speech start the pre-roll and this frame, then each frame
+    while the utterance lasts; nothing in silence."""
+
+
+class SpeechGate:
+    """Voice activity with a pre-roll: passes on only the audio around speech."""
+
+    def __init__(self, activity: VoiceActivity, pre_roll_seconds: float = PRE_ROLL_SECONDS) -> None:
+        self.activity = activity
+        self._pre_roll: deque[bytes] = deque(maxlen=max(1, round(pre_roll_seconds / activity.frame_seconds)))
+        self.passed_any = False
+
+    def process(self, frame: bytes) -> Gated:
+        speech, events = self.activity.process(frame)
+        if not self.activity.endpointer.in_speech:
+            self._pre_roll.append(frame)
+            return Gated(speech, events, [])
+        passed = [*self._pre_roll, frame]
+        self._pre_roll.clear()
+        self.passed_any = True
+        return Gated(speech, events, passed)
