@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Executor
@@ -21,6 +22,8 @@ from ..dialog.normalize import tidy_prompt
 from ..dialog.schema import Script
 from .audio import trim_leading_silence, write_wav
 from .tts import Synthesizer, split_sentences
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def script_sentences(script: Script) -> list[str]:
@@ -51,6 +54,7 @@ class PromptCache:
         self.sample_rate = sample_rate
         self._executor = executor
         self._pending: dict[str, asyncio.Future[Path]] = {}
+        self._rendering: set[asyncio.Future[Path]] = set()
 
     def path_for(self, sentence: str) -> Path:
         key = json.dumps(
@@ -91,9 +95,30 @@ class PromptCache:
         return path
 
     async def prompt(self, text: str) -> AsyncIterator[Path]:
-        """A whole prompt, sentence by sentence: the first file is ready first."""
-        for sentence in split_sentences(text):
-            yield await self.sentence(sentence)
+        """A whole prompt, sentence by sentence: the first file is ready first, and each next
+        sentence is synthesised while the one before it plays. Otherwise the robot would fall
+        silent mid-prompt for a whole synthesis, and a callee would take the silence as
+        their turn to speak."""
+        sentences = split_sentences(text)
+        upcoming = self._ahead(sentences[0]) if sentences else None
+        for following in [*sentences[1:], None]:
+            assert upcoming is not None
+            path = await upcoming
+            upcoming = self._ahead(following) if following is not None else None
+            yield path
+
+    def _ahead(self, sentence: str) -> asyncio.Future[Path]:
+        # Kept until done: if the prompt is cut off (barge-in), the sentence still lands in
+        # the cache. A failure is logged here and also raised to whoever awaits the task.
+        task = asyncio.ensure_future(self.sentence(sentence))
+        self._rendering.add(task)
+        task.add_done_callback(self._rendered)
+        return task
+
+    def _rendered(self, task: asyncio.Future[Path]) -> None:
+        self._rendering.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.warning("synthesising a prompt sentence failed", exc_info=task.exception())
 
     async def render_all(self, sentences: Iterable[str]) -> RenderReport:
         report = RenderReport()

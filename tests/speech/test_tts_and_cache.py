@@ -128,3 +128,27 @@ def test_voices_render_fills_the_cache_for_the_shipped_scripts(tmp_path):
     assert f"en_US-joe-medium: 0 rendered, {english} already cached" in second.stdout
     strict = subprocess.run(command[:-1], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert strict.returncode == 1 and "zh_CN-huayan-medium" in strict.stderr
+
+
+async def test_the_next_sentence_is_synthesised_while_the_one_before_plays(tmp_path):
+    import threading
+
+    class Watched(FakeSynthesizer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.second_started = threading.Event()
+
+        def synthesize(self, text):  # type: ignore[no-untyped-def]
+            if text == "Am I speaking with Alex?":
+                self.second_started.set()
+            return super().synthesize(text)
+
+    fake = Watched()
+    cache = PromptCache(tmp_path, fake, 8000)
+    sentences = cache.prompt("Hello, this is the anti-fraud centre. Am I speaking with Alex?")
+    first = await anext(sentences)  # the robot is now playing this one and has not asked for more
+    assert first == cache.path_for("Hello, this is the anti-fraud centre.")
+    # No gap in the robot's speech for a whole synthesis: the second is already under way.
+    assert await asyncio.to_thread(fake.second_started.wait, 10)
+    assert await anext(sentences) == cache.path_for("Am I speaking with Alex?")
+    assert fake.calls == ["Hello, this is the anti-fraud centre.", "Am I speaking with Alex?"]
