@@ -8,13 +8,16 @@ DEMO_SCRIPT := dialogs/en-US/generic.yaml
 
 # Debian packages: espeak-ng speaks Korean test audio for the Vosk tests; sip-tester is SIPp,
 # the real SIP peer the call tests dial; kamailio is the registrar for the registration test;
-# openssl makes the throwaway certificates for the SIP-over-TLS test.
+# openssl makes the throwaway certificates for the SIP-over-TLS test. A package counts as there
+# only when it is installed: one removed with its config files left ("rc") is installed again.
 APT_PACKAGES := espeak-ng sip-tester kamailio openssl
 
 .PHONY: setup system-packages test lint demo chat-demo check bench
 
 system-packages:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
