@@ -36,6 +36,9 @@ class Outcome(StrEnum):
     NO_INPUT = "no_input"
     WRONG_PERSON = "wrong_person"
     CALLBACK_REQUESTED = "callback_requested"
+    HUNG_UP = "hung_up"
+    """The callee hung up without refusing: after silence, or after saying something no
+    handler understood (those turns are in the transcript, marked not understood)."""
 
 
 class EscalationReason(StrEnum):
@@ -57,6 +60,8 @@ class EscalationReason(StrEnum):
     """The trunk kept failing for this warning; nobody could be called."""
     NO_SCRIPT = "no_script"
     """No dialog script fits the warning's language and scam type."""
+    HUNG_UP = "hung_up"
+    """The callee hung up before the warning was done (by default for medium risk)."""
 
 
 class EscalationMode(StrEnum):
@@ -66,6 +71,21 @@ class EscalationMode(StrEnum):
     """Queued for an officer to call back or visit."""
     LIVE = "live"
     """The call is bridged to an officer now."""
+
+
+class QuestionKind(StrEnum):
+    """What a listening state asks, when the answer must be of a certain kind."""
+
+    YES_NO = "yes_no"
+    """Has something happened? An acknowledgment (明白 / okay, I understand) is no answer."""
+
+
+class Detector(StrEnum):
+    """Built-in understanding an intent can use instead of (or beside) phrases."""
+
+    DANGER = "danger"
+    """A scam described in the callee's own words: who asked them to do what dangerous thing,
+    or what dangerous thing they did (see robot/understanding/danger.py)."""
 
 
 class InputKind(StrEnum):

@@ -14,16 +14,18 @@ worker) feeds it what the callee did and acts on the events it emits:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from transitions.extensions.asyncio import AsyncMachine
 
 from ..clock import Clock, MonotonicClock
-from .const import EscalationReason, InputKind, Outcome
+from ..understanding.turns import TurnTaking, turn_taking_for
+from .const import EscalationReason, InputKind, Outcome, QuestionKind
 from .error import DialogError
 from .events import (
+    Backchannel,
     DialogEvent,
     EscalationRequested,
     Finished,
@@ -36,7 +38,7 @@ from .events import (
     StateEntered,
 )
 from .matcher import IntentMatcher, Match
-from .normalize import tidy_prompt
+from .normalize import split_sentences, tidy_prompt
 from .schema import Action, Escalate, Reprompt, Script, State
 
 IDLE = "_idle"
@@ -80,6 +82,7 @@ class DialogEngine:
             )
         self.script = script
         self.matcher = matcher or IntentMatcher(script.intents, script.meta.language)
+        self.turn_taking: TurnTaking = turn_taking_for(script)
         self.variables: dict[str, str] = {**script.variable_defaults(), **(variables or {})}
         self.events: list[DialogEvent] = []
         self.path: list[str] = []
@@ -91,6 +94,9 @@ class DialogEngine:
         self._counts: Counter[str] = Counter()
         self._variant_uses: Counter[int] = Counter()
         self._listening = False
+        self._not_understood: str | None = None
+        """The callee's last words if no handler understood them and nothing was understood
+        since: hanging up now ends the call `hung_up`, whatever the state's on_hangup."""
         self._no_input_deadline: float | None = None
         self._global_intents = [handler.intent for handler in script.global_intents]
         self._session = _Session()
@@ -115,6 +121,8 @@ class DialogEngine:
         script = self.script
         listening = [name for name, state in script.states.items() if state.listens]
         transitions: list[dict[str, Any]] = [{"trigger": "start", "source": IDLE, "dest": script.start}]
+        # Straight into a state, for evaluations and tests of one exchange (`start(at_state=...)`).
+        transitions += [{"trigger": f"start:{name}", "source": IDLE, "dest": name} for name in script.states]
         # Global intents come first, so they take precedence over a state's own.
         transitions += [
             self._action_transition(intent_trigger(handler.intent), listening, handler)
@@ -126,7 +134,7 @@ class DialogEngine:
                     "trigger": "callee_hung_up",
                     "source": name,
                     "dest": ENDED,
-                    "before": [partial(self._set_outcome, state.on_hangup or Outcome.REFUSED)],
+                    "before": [partial(self._hung_up, state)],
                 }
             )
             if state.moves:
@@ -217,14 +225,26 @@ class DialogEngine:
     def _set_outcome(self, outcome: Outcome, _event: Any) -> None:
         self.outcome = outcome
 
+    def _hung_up(self, state: State, event: Any) -> None:
+        """A callee who hangs up has not refused; one who said something nobody understood
+        first is `hung_up` even where the state says otherwise (`advice`: dissuaded)."""
+        if self._not_understood is not None:
+            self._set_outcome(Outcome.HUNG_UP, event)
+        else:
+            self._set_outcome(state.on_hangup or Outcome.HUNG_UP, event)
+
     def _count_exceeds(self, trigger: str, limit: int, _event: Any) -> bool:
         return self._counts[trigger] > limit
 
     def _reprompt(self, state: State, reprompt: Reprompt | None, trigger: str, _event: Any) -> None:
-        texts = (reprompt.say if reprompt else None) or state.say
-        if texts:
-            index = min(self._counts[trigger], len(texts)) - 1
-            self._say(self._render(texts[index]), barge_in=self.script.listen_for(state).barge_in)
+        """The n-th reprompt text; without any, the state's question again: the last sentence
+        of its prompt, not the whole prompt ("Thank you. Our system shows…" three times)."""
+        barge_in = self.script.listen_for(state).barge_in
+        if reprompt and reprompt.say:
+            index = min(self._counts[trigger], len(reprompt.say)) - 1
+            self._say(self._render(reprompt.say[index]), barge_in=barge_in)
+        elif state.say:
+            self._say(split_sentences(self._render(state.say[0]))[-1], barge_in=barge_in)
 
     def _listen(self, _event: Any = None) -> None:
         name = self._session.state
@@ -302,20 +322,25 @@ class DialogEngine:
         return [*self._global_intents, *(handler.intent for handler in state.on)]
 
     def urgent_intents(self) -> list[str]:
-        """Global intents that escalate: worth checking on every partial recognition."""
+        """Global intents that escalate: worth checking on every partial recognition, and on
+        the recogniser's alternative readings."""
         return [handler.intent for handler in self.script.global_intents if handler.escalate]
 
     def spot_urgent(self, partial_text: str) -> Match | None:
         """Check partial recogniser output for urgency, even while the robot speaks."""
         if self.finished:
             return None
-        return self.matcher.match_text(partial_text, self.urgent_intents())
+        urgent = self.urgent_intents()
+        return self.matcher.match_text(partial_text, urgent, tolerant=urgent)
 
-    async def start(self) -> None:
+    async def start(self, *, at_state: str | None = None) -> None:
+        """Begin the conversation at the script's start, or (evaluations, tests) in `at_state`."""
         if self._started_at is not None:
             raise DialogError("already_started", "the conversation has already started")
+        if at_state is not None and at_state not in self.script.states:
+            raise DialogError("unknown_state", f"script {self.script.meta.id} has no state {at_state!r}")
         self._started_at = self._clock.now()
-        await self._session.trigger("start")
+        await self._session.trigger("start" if at_state is None else f"start:{at_state}")
 
     def prompt_finished(self) -> None:
         """The robot stopped talking; the state's no-input timeout starts now."""
@@ -334,17 +359,52 @@ class DialogEngine:
         await self.handle_no_input()
         return True
 
-    async def handle_speech(self, text: str) -> Match | None:
-        """A final recognition result. Returns the intent it matched, if any."""
+    def is_backchannel(self, text: str) -> bool:
+        """"嗯" / "uh-huh": said over a prompt, the callee is only listening."""
+        return self.turn_taking.is_backchannel(text)
+
+    async def handle_speech(
+        self, text: str, *, alternatives: Sequence[str] = (), over_prompt: bool = False
+    ) -> Match | None:
+        """A final recognition result. Returns the intent it matched, if any.
+
+        `alternatives`: the recogniser's other readings (n-best), tried for urgent intents
+        only. `over_prompt`: said while the robot was still talking, so a backchannel is
+        ignored (the robot talks on)."""
         if not self.listening:
             return None
         if not text.strip():
             await self.handle_no_input()
             return None
+        if over_prompt and self.is_backchannel(text):
+            self._emit(Backchannel(at_seconds=self._elapsed(), state=self.state, text=text))
+            return None
         self._emit(Heard(at_seconds=self._elapsed(), state=self.state, kind=InputKind.SPEECH, text=text))
-        match = self.matcher.match_text(text, self.candidate_intents())
+        candidates = self.candidate_intents()
+        urgent = self.urgent_intents()
+        match = self.matcher.match_text(text, self._global_intents, alternatives=alternatives, tolerant=urgent)
+        if match is None and self._asks_yes_no() and self.turn_taking.is_acknowledgment(text):
+            await self._not_an_answer()
+            return None
+        if match is None:
+            state_intents = candidates[len(self._global_intents) :]
+            match = self.matcher.match_text(
+                text, state_intents, alternatives=alternatives, tolerant=urgent, first_clause_first=True
+            )
+        if match is None and self.turn_taking.turn_units(text) > 0:
+            self._not_understood = text
         await self._act_on(match, phrase=text)
         return match
+
+    def _asks_yes_no(self) -> bool:
+        return self.script.states[self.state].question is QuestionKind.YES_NO
+
+    async def _not_an_answer(self) -> None:
+        """An acknowledgment where a yes/no answer was asked for: the no_match reprompt
+        ("please say yes or no"), counted like any unclear answer."""
+        self._counts[NO_MATCH] += 1
+        self._emit(NoMatch(at_seconds=self._elapsed(), state=self.state, count=self._counts[NO_MATCH], acknowledgment=True))
+        await self._session.trigger(NO_MATCH)
 
     async def handle_dtmf(self, digits: str) -> Match | None:
         """Key presses, one digit at a time; stops early if the conversation ends."""
@@ -352,6 +412,7 @@ class DialogEngine:
         for digit in digits:
             if not self.listening:
                 break
+            self._not_understood = None
             self._emit(Heard(at_seconds=self._elapsed(), state=self.state, kind=InputKind.DTMF, text=digit))
             match = self.matcher.match_dtmf(digit, self.candidate_intents())
             await self._act_on(match, phrase=f"#{digit}")
@@ -366,11 +427,14 @@ class DialogEngine:
         await self._session.trigger(NO_INPUT)
 
     async def callee_hung_up(self) -> None:
-        """The callee hung up: the state's `on_hangup` outcome, `refused` by default."""
+        """The callee hung up: the state's `on_hangup` outcome, `hung_up` by default, and
+        always `hung_up` after words that nobody understood."""
         if self._started_at is not None and not self.finished:
             await self._session.trigger("callee_hung_up")
 
     async def _act_on(self, match: Match | None, *, phrase: str) -> None:
+        if match is not None:
+            self._not_understood = None
         if match is None:
             self._counts[NO_MATCH] += 1
             self._emit(NoMatch(at_seconds=self._elapsed(), state=self.state, count=self._counts[NO_MATCH]))
@@ -398,5 +462,10 @@ class DialogEngine:
                 lines.append(
                     {"speaker": "callee", "text": event.text, "input": event.kind.value, "at_seconds": event.at_seconds}
                 )
+            elif isinstance(event, Backchannel):
+                lines.append({"speaker": "callee", "text": event.text, "input": "speech", "at_seconds": event.at_seconds,
+                              "backchannel": True})
+            elif isinstance(event, NoMatch) and lines and lines[-1]["speaker"] == "callee":
+                lines[-1]["understood"] = False  # shown to officers: what the robot did not get
         return lines
 

@@ -64,6 +64,16 @@ class NoMatch(_Event):
     type: Literal["no_match"] = "no_match"
     state: str
     count: int
+    acknowledgment: bool = False
+    """An acknowledgment (明白 / okay) where the state asked whether something happened."""
+
+
+class Backchannel(_Event):
+    """嗯 / uh-huh over the robot's prompt: the callee is listening; nothing changes."""
+
+    type: Literal["backchannel"] = "backchannel"
+    state: str
+    text: str
 
 
 class NoInput(_Event):
@@ -88,6 +98,6 @@ class Finished(_Event):
 
 
 DialogEvent = Annotated[
-    StateEntered | Say | Listening | Heard | IntentMatched | NoMatch | NoInput | EscalationRequested | Finished,
+    StateEntered | Say | Listening | Heard | Backchannel | IntentMatched | NoMatch | NoInput | EscalationRequested | Finished,
     Field(discriminator="type"),
 ]

@@ -25,7 +25,11 @@ DataPath = tuple[str | int, ...]
 # Sections a script inherits from the script it `extends`. Mappings merge key by key (the
 # child's entry wins); other sections are taken whole unless the child sets them.
 MERGED_SECTIONS = ("variables", "intents", "states")
-REPLACED_SECTIONS = ("listen_defaults", "global_intents", "start")
+REPLACED_SECTIONS = ("listen_defaults", "turn_taking", "global_intents", "start")
+# An intent a script redefines adds its phrases and patterns to the inherited ones (so a scam
+# script's markers never lose the generic ones), unless it says `replace: true`; `remove:`
+# drops inherited ones deliberately.
+INTENT_LISTS = ("phrases", "patterns")
 
 
 @dataclass(frozen=True, order=True)
@@ -200,11 +204,59 @@ def _merge(
         for key in base_section:
             if key not in own:
                 inherit((section, key))
+            elif section == "intents":
+                combined[key] = _merge_intent(key, base_section[key], base_locations, own[key], locations)
     for section in REPLACED_SECTIONS:
         if section in base and section not in child:
             merged[section] = base[section]
             inherit((section,))
     return merged, locations
+
+
+def _merge_intent(
+    name: str, base: Any, base_locations: Locations, own: Any, locations: Locations
+) -> Any:
+    """The child's intent on top of the base's: lists joined (base first, minus `remove`),
+    other keys the child's. Positions of inherited list items point into the base file."""
+    if not isinstance(base, dict) or not isinstance(own, dict) or own.get("replace") is True:
+        return own
+    removed = own.get("remove", [])
+    removed = [removed] if isinstance(removed, str) else removed if isinstance(removed, list) else []
+    merged = {**{key: value for key, value in base.items() if key not in INTENT_LISTS}, **own}
+    problems = []
+    inherited_items = set()
+    for section in INTENT_LISTS:
+        base_items = base.get(section, [])
+        base_items = [base_items] if isinstance(base_items, str) else base_items if isinstance(base_items, list) else []
+        own_items = own.get(section, [])
+        own_items = [own_items] if isinstance(own_items, str) else own_items if isinstance(own_items, list) else []
+        inherited_items.update(base_items)
+        items: list[Any] = []
+        moves: list[tuple[DataPath, DataPath, Locations]] = []
+        for index, item in enumerate(base_items):
+            if item not in removed and item not in items:
+                moves.append((("intents", name, section, index), ("intents", name, section, len(items)), base_locations))
+                items.append(item)
+        for index, item in enumerate(own_items):
+            if item not in items:
+                moves.append((("intents", name, section, index), ("intents", name, section, len(items)), locations))
+                items.append(item)
+        for table in (locations.at, locations.values):
+            for path in [path for path in table if path[:3] == ("intents", name, section) and len(path) > 3]:
+                del table[path]
+        for source, target, where in moves:
+            for table, from_table in ((locations.at, where.at), (locations.values, where.values)):
+                if source in from_table:
+                    table[target] = from_table[source]
+        if items or section in base or section in own:
+            merged[section] = items
+    for index, item in enumerate(removed):
+        if item not in inherited_items:
+            problems.append(_at(locations, ("intents", name, "remove", index),
+                                f"remove: {item!r} is not a phrase or pattern of the inherited intent {name!r}"))
+    if problems:
+        raise ScriptError(problems)
+    return merged
 
 
 def load_script(path: str | Path) -> LoadedScript:

@@ -14,25 +14,16 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
-from .const import Language
+from ..understanding.danger import DangerDetector, danger_detector
+from ..understanding.english import SoundMatcher, stem
+from ..understanding.lexicon import Vocabulary, language_words
+from .const import Detector, Language
+from .negation import asked_about, negated
 from .normalize import Clause, clauses, is_cjk, normalize, to_pinyin
 from .schema import Intent
 
-# A negation cue negates what follows it in its clause until a new subject or conjunction
-# starts: "I did not send money to any safe account" is negated, "I didn't realise I
-# transferred it" is not. Scope is capped at a few words (English) or characters (Chinese).
-_ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无")
-# "Nobody" negates the whole clause: "没有人找我借钱" stays negated past the "我".
-_ZH_NOBODY = ("没有人", "没人", "没有谁")
-# Words that contain a negation character but do not negate what follows.
-_ZH_NOT_NEGATING = ("不小心", "不好意思", "不得不", "不久", "不停", "不断", "不少", "没想到", "差不多", "不然")
-_ZH_SUBJECTS = ("我", "他", "她", "他们", "我们")
-_ZH_CONJUNCTIONS = ("就", "所以", "因为", "而且", "还是", "结果")
-_ZH_NEGATION_SCOPE_CHARS = 8
-_EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "neither", "nor", "without", "none"})
-_EN_SCOPE_BREAKERS = frozenset({"i", "it", "he", "she", "they", "we", "and", "because", "so", "then", "that", "which", "until"})
-_EN_NEGATION_SCOPE_WORDS = 8
 _MIN_PINYIN_PHRASE_CHARS = 2  # one syllable has too many homophones to match on sound
 
 
@@ -41,6 +32,10 @@ class MatchMethod(StrEnum):
     PINYIN = "pinyin"
     PATTERN = "pattern"
     DTMF = "dtmf"
+    SOUND = "sound"
+    """A multi-word phrase heard as words that sound like it ("take account")."""
+    DETECTOR = "detector"
+    """A built-in detector (a scam described in the callee's own words)."""
 
 
 @dataclass(frozen=True)
@@ -66,33 +61,76 @@ class _CompiledIntent:
         self.dtmf = frozenset(intent.dtmf)
         self.patterns = [re.compile(pattern) for pattern in intent.patterns]
         self.phrases = [self._compile_phrase(phrase) for phrase in intent.phrases]
+        self.detector: DangerDetector | None = (
+            danger_detector(language) if intent.detector is Detector.DANGER else None
+        )
+        self._sound_matchers: list[tuple[_Phrase, SoundMatcher]] | None = None
 
     def _compile_phrase(self, phrase: str) -> _Phrase:
         text = normalize(phrase, self.language)
         if self.language.spaced:
-            return _Phrase(text, tuple(text.split()), None)
+            words = tuple(text.split())
+            if self.language is Language.EN_US:  # inflections fold: move = moved = moving
+                words = tuple(word if word.endswith("*") else stem(word) for word in words)
+            return _Phrase(text, words, None)
         use_pinyin = is_cjk(text) and len(text) >= _MIN_PINYIN_PHRASE_CHARS
         return _Phrase(text, tuple(text), tuple(to_pinyin(text)) if use_pinyin else None)
 
     def find(self, clause: Clause) -> Match | None:
         for phrase in self.phrases:
+            if len(phrase.tokens) == 1 and not self.language.spaced and is_cjk(phrase.text):
+                # One character (有, 是, 不, 没) is an answer only on its own: "有。" / "不不不",
+                # not the 有 of "我现在有事" or the 不 of "听不见".
+                if _core(clause) and set(_core(clause)) == {phrase.text}:
+                    return Match(self.name, phrase.text, MatchMethod.PHRASE)
+                continue
+            leading_only = self.language.spaced and len(phrase.tokens) == 1 and phrase.text in _answer_words(self.language)
             for start, end, method in self._phrase_spans(phrase, clause):
-                if not self._negated(clause, start):
+                if leading_only and start != _leading_fillers(clause):
+                    continue  # "no" / "okay" answer at the start: not the "not" of "she's not here"
+                if not self._negated(clause, start) and not asked_about(clause, start, end) and not self._denied_after(clause, end):
                     return Match(self.name, self._span_text(clause, start, end), method)
         for pattern in self.patterns:
             for found in pattern.finditer(clause.text):
                 start = self._token_index(clause, found.start())
-                if found.group(0) and not self._negated(clause, start):
+                end = self._token_index(clause, found.end())
+                if found.group(0) and not self._negated(clause, start) and not asked_about(clause, start, end):
                     return Match(self.name, found.group(0), MatchMethod.PATTERN)
+        return None
+
+    def find_by_detector(self, text: str) -> Match | None:
+        if self.detector is None:
+            return None
+        found = self.detector.detect(text)
+        return Match(self.name, found.phrase, MatchMethod.DETECTOR) if found else None
+
+    def find_by_sound(self, clause: Clause) -> Match | None:
+        """English multi-word phrases heard as words that sound like them."""
+        if self.language is not Language.EN_US:
+            return None
+        if self._sound_matchers is None:
+            self._sound_matchers = [
+                (phrase, matcher)
+                for phrase in self.phrases
+                if "*" not in phrase.text and (matcher := SoundMatcher(phrase.text.split())).usable
+            ]
+        for _phrase, matcher in self._sound_matchers:
+            span = matcher.find(clause.tokens)
+            if span is not None and not self._negated(clause, span[0]) and not asked_about(clause, *span):
+                return Match(self.name, self._span_text(clause, *span), MatchMethod.SOUND)
         return None
 
     def _phrase_spans(self, phrase: _Phrase, clause: Clause) -> Iterator[tuple[int, int, MatchMethod]]:
         """Token spans where the phrase occurs: exact first, then by sound."""
-        exact = list(_subsequences(clause.tokens, phrase.tokens, wildcard=self.language.spaced))
+        heard = clause.stems if self.language is Language.EN_US else clause.tokens
+        exact = list(_subsequences(heard, phrase.tokens, wildcard=self.language.spaced, raw=clause.tokens))
         yield from ((start, end, MatchMethod.PHRASE) for start, end in exact)
         if phrase.pinyin and not exact:
             for start, end in _subsequences(clause.pinyin, phrase.pinyin, wildcard=False):
-                yield start, end, MatchMethod.PINYIN
+                # At least one character as written: 转帐 = 转账, 理才 = 理财, but the 点复 of
+                # "有点复杂" is not 垫付.
+                if any(heard == written for heard, written in zip(clause.text[start:end], phrase.text, strict=False)):
+                    yield start, end, MatchMethod.PINYIN
 
     def _span_text(self, clause: Clause, start: int, end: int) -> str:
         separator = " " if self.language.spaced else ""
@@ -104,41 +142,66 @@ class _CompiledIntent:
         return char_index
 
     def _negated(self, clause: Clause, start: int) -> bool:
-        if not self.negatable:
-            return False
-        if self.language.spaced:
-            before = clause.tokens[max(0, start - _EN_NEGATION_SCOPE_WORDS) : start]
-            cues = [index for index, word in enumerate(before) if word in _EN_NEGATIONS]
-            return bool(cues) and not _EN_SCOPE_BREAKERS.intersection(before[cues[-1] + 1 :])
-        window = clause.text[max(0, start - _ZH_NEGATION_SCOPE_CHARS) : start]
-        for harmless in _ZH_NOT_NEGATING:
-            window = window.replace(harmless, "_" * len(harmless))
-        found = [(window.rfind(cue) + len(cue), len(cue), cue) for cue in (*_ZH_NEGATIONS, *_ZH_NOBODY) if cue in window]
-        if not found:
-            return False
-        cue_end, _length, cue = max(found)  # the last cue; the longest where they end together
-        breakers = _ZH_CONJUNCTIONS if cue in _ZH_NOBODY else (*_ZH_CONJUNCTIONS, *_ZH_SUBJECTS)
-        return not any(breaker in window[cue_end:] for breaker in breakers)
+        return self.negatable and negated(clause, start)
+
+    def _denied_after(self, clause: Clause, end: int) -> bool:
+        """English: "I did" / "I have" followed by "not" says the opposite."""
+        return self.negatable and self.language.spaced and clause.tokens[end : end + 1] in (["not"], ["never"])
+
+
+@lru_cache(maxsize=8)
+def _answer_words(language: Language) -> frozenset[str]:
+    """One-word answers and acknowledgments (yes, no, okay, never): answers only where a
+    clause starts with them."""
+    words = language_words(language)
+    return frozenset(
+        normalize(word, language)
+        for word in (*words.short_answers, *words.acknowledgments, *words.backchannels)
+        if len(normalize(word, language).split()) == 1
+    )
+
+
+def _leading_fillers(clause: Clause) -> int:
+    """How many filler words (oh, well, um) open the clause."""
+    fillers = {normalize(word, clause.language) for word in language_words(clause.language).fillers}
+    count = 0
+    while count < len(clause.tokens) and clause.tokens[count] in fillers:
+        count += 1
+    return count
+
+
+@lru_cache(maxsize=1024)
+def _core(clause: Clause) -> str:
+    """A Chinese clause without fillers and sentence-final particles: "嗯，有啊" → "有"."""
+    words = language_words(clause.language)
+    return _padding(words.fillers + words.particles, clause.language).strip_text(clause.text)
+
+
+@lru_cache(maxsize=8)
+def _padding(words: tuple[str, ...], language: Language) -> Vocabulary:
+    return Vocabulary(words, language)
 
 
 def _subsequences(
-    haystack: Sequence[str], needle: Sequence[str], *, wildcard: bool
+    haystack: Sequence[str], needle: Sequence[str], *, wildcard: bool, raw: Sequence[str] | None = None
 ) -> Iterator[tuple[int, int]]:
-    """Start and end of each contiguous occurrence; `word*` matches a word's prefix."""
+    """Start and end of each contiguous occurrence; `word*` matches a word's prefix (of the
+    word as heard, `raw`, when the haystack holds stems)."""
     size = len(needle)
     if not size:
         return
+    raw = raw if raw is not None else haystack
     for start in range(len(haystack) - size + 1):
         if all(
-            _word_matches(haystack[start + offset], word, wildcard)
+            _word_matches(haystack[start + offset], raw[start + offset], word, wildcard)
             for offset, word in enumerate(needle)
         ):
             yield start, start + size
 
 
-def _word_matches(heard: str, word: str, wildcard: bool) -> bool:
+def _word_matches(heard: str, heard_raw: str, word: str, wildcard: bool) -> bool:
     if wildcard and word.endswith("*"):
-        return heard.startswith(word[:-1])
+        return heard_raw.startswith(word[:-1])
     return heard == word
 
 
@@ -149,17 +212,50 @@ class IntentMatcher:
         self.language = language
         self._intents = {name: _CompiledIntent(name, intent, language) for name, intent in intents.items()}
 
-    def match_text(self, text: str, candidates: Iterable[str]) -> Match | None:
-        """The first candidate intent (in the order given) that the text expresses."""
-        parts = clauses(text, self.language)
-        if not parts:
+    def match_text(
+        self,
+        text: str,
+        candidates: Iterable[str],
+        *,
+        alternatives: Sequence[str] = (),
+        tolerant: Iterable[str] = (),
+        first_clause_first: bool = False,
+    ) -> Match | None:
+        """The first candidate intent (in the order given) that the text expresses.
+
+        Intents named in `tolerant` (the urgent ones) are also looked for in the recogniser's
+        `alternatives` and, in English, by sound: a missed victim costs more than a false
+        alarm. With `first_clause_first` (a state's own answers), the earliest clause that
+        says anything decides: "不行啊，…我还是得办" answers no."""
+        readings = [text, *alternatives]
+        parts = [clauses(reading, self.language) for reading in readings]
+        if not parts[0] and not any(parts):
             return None
+        candidates = list(candidates)
+        if first_clause_first and len(parts[0]) > 1:
+            for clause in parts[0]:
+                for name in candidates:
+                    found = self._intents[name].find(clause)
+                    if found:
+                        return found
+        tolerant = set(tolerant)
         for name in candidates:
             intent = self._intents[name]
-            for clause in parts:
-                found = intent.find(clause)
+            heard = range(len(readings)) if name in tolerant else range(1)
+            for index in heard:
+                for clause in parts[index]:
+                    found = intent.find(clause)
+                    if found:
+                        return found
+                found = intent.find_by_detector(readings[index]) if parts[index] else None
                 if found:
                     return found
+            if name in tolerant:
+                for index in heard:
+                    for clause in parts[index]:
+                        found = intent.find_by_sound(clause)
+                        if found:
+                            return found
         return None
 
     def match_dtmf(self, digit: str, candidates: Iterable[str]) -> Match | None:

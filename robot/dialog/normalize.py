@@ -38,6 +38,14 @@ _CONTRACTIONS = [
     (re.compile(r"\blet's\b"), "let us"),
     (re.compile(r"\b(it|that|what|there|here|he|she|who|where|how|this)'s\b"), r"\1 is"),
     (re.compile(r"'s\b"), ""),
+    # Recognisers and hurried typists drop the apostrophe: "i havent", "dont", "im".
+    (re.compile(r"\b(have|has|had|do|does|did|is|are|was|were|could|should|would|must|need)nt\b"), r"\1 not"),
+    (re.compile(r"\bcant\b"), "can not"),
+    (re.compile(r"\bwont\b"), "will not"),
+    (re.compile(r"\bim\b"), "i am"),
+    (re.compile(r"\bive\b"), "i have"),
+    (re.compile(r"\b(you|they|we)re\b"), r"\1 are"),
+    (re.compile(r"\b(that|what|there)s\b"), r"\1 is"),
 ]
 
 
@@ -78,9 +86,26 @@ class Clause:
         return list(self.text)
 
     @cached_property
+    def stems(self) -> list[str]:
+        """English words with inflections folded (moved → mov, sent → send)."""
+        from ..understanding.english import stem
+
+        return [stem(token) for token in self.tokens]
+
+    @cached_property
     def pinyin(self) -> list[str]:
         """One toneless syllable per character of `text` (Chinese only)."""
         return to_pinyin(self.text)
+
+
+# A sentence ends at 。！？；!?; or at a full stop followed by a space or the end.
+# Titles such as "Mr." do not end a sentence.
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bMrs\.)(?<=\.)(?=\s|$)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences in order, so the first can be synthesised (and played) first."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
 
 
 _CJK_WIDE = r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’]"
@@ -108,9 +133,15 @@ def _one_per_character(chunk: str) -> Any:
     return list(chunk)
 
 
+# "是不是 / 有没有 / 能不能" ask a question; their 不/没 negate nothing and their 是/有 answer
+# nothing: "你们是不是骗子" is not "不是", "能不能转人工" does not negate 人工.
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])(?<![不没])[不没]\1")
+
+
 def normalize_zh(text: str) -> str:
     text = _t2s().convert(fold_width_and_case(text))
-    return _SPACE_NOT_BETWEEN_LATIN.sub("", text).strip()
+    text = _SPACE_NOT_BETWEEN_LATIN.sub("", text).strip()
+    return _A_NOT_A.sub(r"\1吗", text)
 
 
 def normalize_en(text: str) -> str:

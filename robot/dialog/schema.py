@@ -20,7 +20,16 @@ from pydantic import (
     model_validator,
 )
 
-from .const import EscalationMode, EscalationReason, InputKind, Language, Outcome, RiskLevel
+from .const import (
+    Detector,
+    EscalationMode,
+    EscalationReason,
+    InputKind,
+    Language,
+    Outcome,
+    QuestionKind,
+    RiskLevel,
+)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 DTMF_DIGITS = frozenset("0123456789*#")
@@ -88,9 +97,19 @@ class Intent(_Model):
     phrases: TextVariants = []
     patterns: TextVariants = []
     dtmf: list[str] = []
+    detector: Detector | None = Field(
+        default=None, description="Also match what a built-in detector finds (`danger`: a scam in any words)"
+    )
     negatable: bool = Field(
         default=True,
         description="Ignore a match that the callee negates, as in 'I have not transferred'",
+    )
+    replace: bool = Field(
+        default=False,
+        description="In a script that extends another: replace the inherited intent instead of adding to it",
+    )
+    remove: TextVariants = Field(
+        default=[], description="In a script that extends another: inherited phrases or patterns to drop"
     )
     description: str = ""
 
@@ -118,8 +137,8 @@ class Intent(_Model):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Intent:
-        if not (self.phrases or self.patterns or self.dtmf):
-            raise ValueError("an intent needs at least one of phrases, patterns or dtmf")
+        if not (self.phrases or self.patterns or self.dtmf or self.detector):
+            raise ValueError("an intent needs at least one of phrases, patterns, dtmf or detector")
         return self
 
 
@@ -190,6 +209,19 @@ class Listen(_Model):
         default=2, ge=0, le=10, description="Unclear answers met with a reprompt; one more ends it"
     )
     barge_in: bool = Field(default=True, description="The callee may interrupt the robot")
+    barge_in_min_words: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="Speech over the robot stops it once this many words (Chinese: characters) "
+        "that are not backchannels (嗯, 对, uh-huh) have been recognised",
+    )
+    barge_in_min_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="... or once it has lasted this long, unless all that was recognised is backchannel",
+    )
 
 
 class Reprompt(_Model):
@@ -205,22 +237,28 @@ class State(Action):
     """
 
     listen: Listen | None = None
+    question: QuestionKind | None = Field(
+        default=None,
+        description="yes_no: the state asks whether something happened, so an acknowledgment "
+        "(明白 / okay, I understand) is no answer and gets the no_match reprompt",
+    )
     on: list[IntentHandler] = []
     no_input: Reprompt | None = None
     no_match: Reprompt | None = None
     on_hangup: Outcome | None = Field(
         default=None,
-        description="Outcome if the callee hangs up in this state (default: refused)",
+        description="Outcome if the callee hangs up in this state (default: hung_up); a callee who "
+        "hangs up after saying something no handler understood is always hung_up",
     )
 
     @model_validator(mode="after")
     def _listen_or_act(self) -> State:
         if self.repeat:
             raise ValueError("`repeat` is for intent handlers, not states")
-        if self.moves and (self.on or self.listen or self.no_input or self.no_match):
+        if self.moves and (self.on or self.listen or self.question or self.no_input or self.no_match):
             raise ValueError(
                 "a state that moves on by itself (goto, hangup or escalate) cannot also listen "
-                "(on, listen, no_input, no_match)"
+                "(on, listen, question, no_input, no_match)"
             )
         return self
 
@@ -283,11 +321,24 @@ class ScriptTest(_Model):
     expect: Expectation
 
 
+class TurnTakingWords(_Model):
+    """Per-script replacements for the language's turn-taking word lists
+    (robot/understanding/languages/LANGUAGE.yaml); a list not given keeps the language's."""
+
+    backchannels: list[str] | None = None
+    acknowledgments: list[str] | None = None
+    fillers: list[str] | None = None
+    particles: list[str] | None = None
+    short_answers: list[str] | None = None
+    trailing: list[str] | None = None
+
+
 class Script(_Model):
     extends: str | None = Field(default=None, description="A base script whose parts this one reuses")
     meta: Meta
     variables: dict[Identifier, Annotated[Variable, BeforeValidator(_variable_shorthand)]] = {}
     listen_defaults: Listen = Listen()
+    turn_taking: TurnTakingWords = TurnTakingWords()
     intents: dict[Identifier, Intent] = {}
     global_intents: list[IntentHandler] = Field(
         default=[], description="Checked in every state, before the state's own intents"

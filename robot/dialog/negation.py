@@ -1,0 +1,74 @@
+"""Whether something a callee said is asserted: not negated ("我没有转账", "I haven't
+transferred") and not a question about the word itself ("安全账户是啥意思？").
+
+A negation cue negates what follows it in its clause until a new subject or conjunction
+starts: "I did not send money to any safe account" is negated, "I didn't realise I
+transferred it" is not. Scope is capped at a few words (English) or characters (Chinese).
+The intent matcher and the danger detector both ask here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .normalize import Clause
+
+_ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无")
+# "Nobody" negates the whole clause: "没有人找我借钱" stays negated past the "我".
+_ZH_NOBODY = ("没有人", "没人", "没有谁")
+# Words that contain a negation character but do not negate what follows.
+_ZH_NOT_NEGATING = ("不小心", "不好意思", "不得不", "不久", "不停", "不断", "不少", "没想到", "差不多", "不然")
+_ZH_SUBJECTS = ("我", "他", "她", "他们", "我们")
+# After these a pronoun is an object, not a new subject: "他没让我下载" stays negated.
+_ZH_OBJECT_MARKERS = ("让", "叫", "要", "给", "帮", "跟", "和", "替", "被", "把", "逼", "教", "带", "催", "找", "问")
+_ZH_CONJUNCTIONS = ("就", "所以", "因为", "而且", "还是", "结果", "说是")
+_ZH_NEGATION_SCOPE_CHARS = 8
+_EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "neither", "nor", "without", "none"})
+_EN_SCOPE_BREAKERS = frozenset({"i", "it", "he", "she", "they", "we", "and", "because", "so", "then", "that", "which", "until"})
+_EN_NEGATION_SCOPE_WORDS = 8
+
+
+def negated(clause: Clause, start: int) -> bool:
+    """True if the words from token `start` on are negated in this clause."""
+    if clause.language.spaced:
+        before = clause.tokens[max(0, start - _EN_NEGATION_SCOPE_WORDS) : start]
+        cues = [index for index, word in enumerate(before) if word in _EN_NEGATIONS]
+        return bool(cues) and not _EN_SCOPE_BREAKERS.intersection(before[cues[-1] + 1 :])
+    window = clause.text[max(0, start - _ZH_NEGATION_SCOPE_CHARS) : start]
+    for harmless in _ZH_NOT_NEGATING:
+        window = window.replace(harmless, "_" * len(harmless))
+    found = [(window.rfind(cue) + len(cue), len(cue), cue) for cue in (*_ZH_NEGATIONS, *_ZH_NOBODY) if cue in window]
+    if not found:
+        return False
+    cue_end, _length, cue = max(found)  # the last cue; the longest where they end together
+    scope = window[cue_end:]
+    if any(conjunction in scope for conjunction in _ZH_CONJUNCTIONS):
+        return False
+    if cue in _ZH_NOBODY:
+        return True
+    return not any(
+        scope[index - 1 : index] not in _ZH_OBJECT_MARKERS
+        for subject in _ZH_SUBJECTS
+        for index in _positions(scope, subject)
+    )
+
+
+def _positions(text: str, word: str) -> list[int]:
+    return [index for index in range(len(text)) if text.startswith(word, index)]
+
+
+# A question about a word rather than a statement with it: "安全账户是啥意思？", "什么叫刷单",
+# "what's a safe account?".
+_ZH_ASKING_AFTER = re.compile(r"^(是|叫)?(个|啥|什么)(意思|东西|玩意)?|^(啥|什么)意思")
+_ZH_ASKING_BEFORE = re.compile(r"(什么|啥)(是|叫)$|(什么|啥)$")
+_EN_ASKING_BEFORE = re.compile(r"\b(what|whats) (is |s )?(a |an |the |this |that )?$|\bwhat does (a |an |the )?$")
+_EN_ASKING_AFTER = re.compile(r"^ ?(mean|means)\b")
+
+
+def asked_about(clause: Clause, start: int, end: int) -> bool:
+    """True if the words at tokens `start`..`end` are asked about, not said."""
+    if clause.language.spaced:
+        before = " ".join(clause.tokens[:start])
+        after = " ".join(clause.tokens[end:])
+        return bool(_EN_ASKING_BEFORE.search(before + " " if before else "")) or bool(_EN_ASKING_AFTER.match(after))
+    return bool(_ZH_ASKING_AFTER.match(clause.text[end:])) or bool(_ZH_ASKING_BEFORE.search(clause.text[:start]))

@@ -1,0 +1,228 @@
+"""Danger in the callee's own words: a scam described in words no phrase list holds.
+
+Victims tell a story: who contacted them, what that person asked, what they did or are about
+to do ("他让我去ATM把钱存到他给的卡上", "I read him the numbers on the back of the cards").
+The detector models that story rather than listing sentences. In each utterance it looks for
+
+- an instruction and a dangerous act: someone asked the callee (让我 / 说要先 / told me to)
+  to move money, pay a fee, buy cards, hand over codes, install an app, share the screen,
+  keep it secret, go somewhere alone…;
+- the callee doing a dangerous act: done (转了 / 交完 / I sent), under way or about to
+  (正在 / 准备 / I'm about to);
+- credentials handed over (验证码 … 告诉他 / gave him the code);
+- words that are danger on their own (安全账户, 共享屏幕, 卸载反诈, AnyDesk), coaching
+  (别告诉家里人, don't pick up if the police call), and the fraudster still on the line
+  (另一个电话上 / on the other line);
+- a scam's threats (涉嫌洗钱, a warrant), unless the callee already dealt with it (报警了).
+
+Each finding must be live: not negated (我没转), not a question about the word itself
+(安全账户是啥意思), and an instruction the callee already refused (挂了, 没理他) does not count
+unless something is still pending (还没 / 正准备). When in doubt it finds danger: a missed
+victim costs far more than an officer's call-back.
+
+The words live in `languages/LANGUAGE.danger.yaml`; Chinese words of two characters or more
+also match by toneless pinyin, so recogniser homophones (验正码, 保正金, 理才) are caught.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict
+from ruamel.yaml import YAML
+
+from ..dialog.const import Language
+from ..dialog.negation import asked_about, negated
+from ..dialog.normalize import Clause, clauses, is_cjk, normalize, to_pinyin
+from .english import SoundMatcher, stem
+from .lexicon import LANGUAGES_DIR
+
+_MIN_PINYIN_CHARS = 2
+_BY_SOUND = ("strong", "credentials")
+"""Categories whose English words also match by sound (a misheard "safe account" or code)."""
+
+
+class _Terms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    words: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+
+class DangerWords(BaseModel):
+    """One language's lexicon (see languages/zh-CN.danger.yaml for what each part means)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strong: _Terms = _Terms()
+    coaching: _Terms = _Terms()
+    ongoing: _Terms = _Terms()
+    threats: _Terms = _Terms()
+    acts: _Terms = _Terms()
+    credentials: _Terms = _Terms()
+    handover: _Terms = _Terms()
+    asks: _Terms = _Terms()
+    doing: _Terms = _Terms()
+    done: _Terms = _Terms()
+    resolved: _Terms = _Terms()
+    pending: _Terms = _Terms()
+    asking_about: _Terms = _Terms()
+    doing_window: int = 6
+    """How far before an act (characters; words for spaced languages) a `doing` cue counts."""
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    """Token positions in the clause (characters for Chinese)."""
+
+
+@dataclass(frozen=True)
+class Danger:
+    phrase: str
+    """The words that showed it, as heard (normalised)."""
+    reason: str
+    """Which part of the model found it: strong, coaching, ongoing, threat, asked, doing, handed_over."""
+
+
+class _Matcher:
+    """Finds one category's words and patterns in a clause; English words of several words
+    also by sound when `by_sound` ("very vacation code" for "verification code")."""
+
+    def __init__(self, terms: _Terms, language: Language, *, by_sound: bool = False) -> None:
+        self.language = language
+        self.sound: list[SoundMatcher] = []
+        self.patterns = [re.compile(pattern) for pattern in terms.patterns]
+        self.words: list[tuple[tuple[str, ...], tuple[str, ...] | None]] = []
+        for word in terms.words:
+            text = normalize(word, language)
+            if language.spaced:
+                tokens = tuple(part if part.endswith("*") else stem(part) for part in text.split())
+                self.words.append((tokens, None))
+                if by_sound and language is Language.EN_US and "*" not in text:
+                    sound = SoundMatcher(text.split())
+                    if sound.usable:
+                        self.sound.append(sound)
+            else:
+                pinyin = tuple(to_pinyin(text)) if is_cjk(text) and len(text) >= _MIN_PINYIN_CHARS else None
+                self.words.append((tuple(text), pinyin))
+
+    def spans(self, clause: Clause) -> Iterator[Span]:
+        heard = clause.stems if self.language is Language.EN_US else clause.tokens
+        raw = clause.tokens
+        for word, pinyin in self.words:
+            found = False
+            for start in range(len(heard) - len(word) + 1):
+                if all(_same(heard[start + i], raw[start + i], part) for i, part in enumerate(word)):
+                    found = True
+                    yield Span(start, start + len(word))
+            if pinyin and not found:
+                syllables = clause.pinyin
+                for start in range(len(syllables) - len(pinyin) + 1):
+                    # One character at least as written: 保正金 = 保证金, but not the 点复 of 有点复杂.
+                    if tuple(syllables[start : start + len(pinyin)]) == pinyin and any(
+                        heard == written for heard, written in zip(raw[start : start + len(word)], word, strict=False)
+                    ):
+                        yield Span(start, start + len(pinyin))
+        for pattern in self.patterns:
+            for match in pattern.finditer(clause.text):
+                if match.group(0):
+                    yield Span(self._index(clause, match.start()), self._index(clause, match.end()))
+        for sound in self.sound:
+            span = sound.find(raw)
+            if span is not None:
+                yield Span(*span)
+
+    def _index(self, clause: Clause, char_index: int) -> int:
+        if self.language.spaced:
+            return len(clause.text[:char_index].split())
+        return char_index
+
+
+def _same(heard: str, heard_raw: str, word: str) -> bool:
+    if word.endswith("*"):
+        return heard_raw.startswith(word[:-1])
+    return heard == word
+
+
+class DangerDetector:
+    def __init__(self, words: DangerWords, language: Language) -> None:
+        self.language = language
+        self.words = words
+        self._m = {name: _Matcher(getattr(words, name), language, by_sound=name in _BY_SOUND)
+                   for name in DangerWords.model_fields if name != "doing_window"}
+
+    def detect(self, text: str) -> Danger | None:
+        """The first sign of danger in an utterance, or None."""
+        parts = clauses(text, self.language)
+        if not parts:
+            return None
+        resolved = any(self._live(clause, "resolved") for clause in parts)
+        pending = any(self._live(clause, "pending") for clause in parts)
+        dealt_with = resolved and not pending
+        asked_before = False
+        for clause in parts:
+            found = self._in_clause(clause, dealt_with, asked_before)
+            if found is not None:
+                return found
+            asked_before = bool(self._live(clause, "asks"))
+        return None
+
+    def _in_clause(self, clause: Clause, dealt_with: bool, asked_before: bool) -> Danger | None:
+        for span in self._live(clause, "strong"):
+            if not self._asked_about(clause, span):
+                return self._danger(clause, span, "strong")
+        for span in self._m["coaching"].spans(clause):  # carries its own negation: 别告诉
+            return self._danger(clause, span, "coaching")
+        for span in self._live(clause, "ongoing"):
+            return self._danger(clause, span, "ongoing")
+        if not dealt_with:
+            for span in self._live(clause, "threats"):
+                if not self._asked_about(clause, span):
+                    return self._danger(clause, span, "threat")
+        asks = self._live(clause, "asks")
+        for span in self._live(clause, "acts"):
+            if self._doing(clause, span):
+                return self._danger(clause, span, "doing")
+            if not dealt_with and (asked_before or any(ask.start <= span.start for ask in asks)):
+                return self._danger(clause, span, "asked")
+        credentials = self._live(clause, "credentials")
+        if credentials and self._live(clause, "handover"):
+            return self._danger(clause, credentials[0], "handed_over")
+        if credentials and not dealt_with and (asked_before or asks):
+            return self._danger(clause, credentials[0], "asked")
+        return None
+
+    def _live(self, clause: Clause, name: str) -> list[Span]:
+        return [span for span in self._m[name].spans(clause) if not negated(clause, span.start)]
+
+    def _doing(self, clause: Clause, act: Span) -> bool:
+        window = self.words.doing_window
+        if any(act.start - window <= cue.end <= act.start for cue in self._live(clause, "doing")):
+            return True
+        return any(act.end <= cue.start <= act.end + 3 for cue in self._m["done"].spans(clause))
+
+    def _asked_about(self, clause: Clause, span: Span) -> bool:
+        """"安全账户是啥意思？" / "what's a safe account?": a question about the word itself."""
+        return asked_about(clause, span.start, span.end) or any(
+            abs(question.start - span.end) <= 2 or abs(question.end - span.start) <= 2
+            for question in self._m["asking_about"].spans(clause)
+        )
+
+    def _danger(self, clause: Clause, span: Span, reason: str) -> Danger:
+        separator = " " if self.language.spaced else ""
+        return Danger(separator.join(clause.tokens[span.start : span.end]), reason)
+
+
+@cache
+def danger_detector(language: Language) -> DangerDetector | None:
+    """The shipped detector of a language, or None where there is no lexicon."""
+    path = LANGUAGES_DIR / f"{language.value}.danger.yaml"
+    if not path.exists():
+        return None
+    words = DangerWords.model_validate(YAML(typ="safe").load(path.read_text(encoding="utf-8")))
+    return DangerDetector(words, language)
