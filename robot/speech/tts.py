@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
@@ -13,18 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dialog.normalize import split_sentences
 from .audio import resample
 from .catalog import MANIFEST, Catalog, Engine, sha256_of
 from .error import SpeechError
-
-# A sentence ends at 。！？；!?; or at a full stop followed by a space or the end.
-# Titles such as "Mr." do not end a sentence.
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bMrs\.)(?<=\.)(?=\s|$)")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences in order, so the first can be synthesised (and played) first."""
-    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
 
 
 class Synthesizer(ABC):

@@ -82,7 +82,7 @@ class Harness:
 
     async def end(self, job: Job, outcome: str, *, call_outcome: str | None = None, **fields: Any) -> None:
         self.pool.active.pop(job.attempt_id)
-        answered_outcomes = {"dissuaded", "escalated", "refused", "no_input", "wrong_person", "callback_requested"}
+        answered_outcomes = {"dissuaded", "escalated", "refused", "hung_up", "no_input", "wrong_person", "callback_requested"}
         result = {"outcome": outcome, "call_outcome": call_outcome or ("answered" if outcome in answered_outcomes else outcome),
                   "answered": outcome in answered_outcomes, **fields}
         await self.daemon.attempt_finished(job.attempt_id, result)

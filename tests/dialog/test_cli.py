@@ -51,7 +51,7 @@ def test_chat_escalation_in_json():
 
 def test_chat_end_of_input_is_a_hang_up():
     run = robot("dialogs", "chat", str(DIALOGS / "en-US" / "generic.yaml"), "--json", stdin="yes\n")
-    assert json.loads(run.stdout.splitlines()[-1])["outcome"] == "refused"
+    assert json.loads(run.stdout.splitlines()[-1])["outcome"] == "hung_up"  # refused is an explicit refusal only
 
 
 def test_chat_rejects_unknown_variable_and_bad_scripts(tmp_path):

@@ -118,10 +118,10 @@ async def test_spot_urgent_on_partials(script, clock):
     assert engine.spot_urgent("I have transferred").intent == "urgent"
 
 
-async def test_callee_hang_up_is_refused_unless_the_state_says_otherwise(write_script, clock):
+async def test_callee_hang_up_is_hung_up_unless_the_state_says_otherwise(write_script, clock):
     engine = await started(load_script(write_script(MINIMAL_SCRIPT)).script, clock)
     await engine.callee_hung_up()
-    assert engine.outcome is Outcome.REFUSED
+    assert engine.outcome is Outcome.HUNG_UP  # not refused: nobody said "stop calling"
     text = MINIMAL_SCRIPT.replace("  ask:\n    say:", "  ask:\n    on_hangup: dissuaded\n    say:")
     engine = await started(load_script(write_script(text)).script, clock)
     await engine.callee_hung_up()

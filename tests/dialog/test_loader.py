@@ -27,7 +27,7 @@ def test_unknown_key_is_reported_at_its_line(write_script):
 
 def test_an_intent_needs_something_to_match(write_script):
     path = write_script(MINIMAL_SCRIPT.replace('    phrases: [yes, yeah]\n    dtmf: ["1"]\n', "    description: empty\n"))
-    assert problems_of(path) == [f"{path}:12:3: intents.yes: an intent needs at least one of phrases, patterns or dtmf"]
+    assert problems_of(path) == [f"{path}:12:3: intents.yes: an intent needs at least one of phrases, patterns, dtmf or detector"]
 
 
 def test_unknown_key_in_a_state(write_script):

@@ -158,10 +158,10 @@ async def test_hand_off_falls_back_to_a_call_back_ticket(worker, sipp, english, 
     assert callee.finish() == 0 and officer.finish() == 0
 
 
-async def test_callee_hanging_up_mid_script_is_refused(worker, sipp, english):
+async def test_callee_hanging_up_mid_script_is_hung_up(worker, sipp, english):
     peer = sipp("officer_answers")  # answers, says nothing, hangs up after 14 s
     result = await worker.call(peer.uri, english)
-    assert result.answered and result.outcome == "refused"
+    assert result.answered and result.outcome == "hung_up"
     assert result.path and result.path[0] == "greet"
     assert peer.finish() == 0
 

@@ -172,7 +172,7 @@ async def test_sip_over_tls_with_a_verified_certificate(tmp_path, self_signed_ce
     finally:
         await callee.kill()
     # The callee listens on TLS only, so a call that was answered and heard went over TLS.
-    assert result["answered"] and result["outcome"] == "refused"  # it hung up during the greeting
+    assert result["answered"] and result["outcome"] == "hung_up"  # it hung up during the greeting
     assert any(e["event"] == "robot_speaking" for e in events)
 
 
