@@ -37,7 +37,7 @@ from .events import (
     Say,
     StateEntered,
 )
-from .matcher import IntentMatcher, Match
+from .matcher import IntentMatcher, Match, MatchMethod
 from .normalize import split_sentences, tidy_prompt
 from .schema import Action, Escalate, Reprompt, Script, State
 
@@ -382,7 +382,7 @@ class DialogEngine:
         self._emit(Heard(at_seconds=self._elapsed(), state=self.state, kind=InputKind.SPEECH, text=text))
         candidates = self.candidate_intents()
         urgent = self.urgent_intents()
-        match = self.matcher.match_text(text, self._global_intents, alternatives=alternatives, tolerant=urgent)
+        match = self._match_global(text, alternatives, urgent)
         if match is None and self._asks_yes_no() and self.turn_taking.is_acknowledgment(text):
             await self._not_an_answer()
             return None
@@ -395,6 +395,21 @@ class DialogEngine:
             self._not_understood = text
         await self._act_on(match, phrase=text)
         return match
+
+    def _match_global(self, text: str, alternatives: Sequence[str], urgent: list[str]) -> Match | None:
+        """The global intents, where an urgent phrase ("转了", "sent money") does not count if
+        the danger detector finds the callee explained it as their own legitimate business
+        ("我给我妈转了两千，当面问过的") or as dealt with, and nothing in it is danger."""
+        candidates = list(self._global_intents)
+        danger = {handler.intent for handler in self.script.global_intents
+                  if handler.escalate and handler.escalate.reason is EscalationReason.URGENT_SPEECH}
+        while True:
+            match = self.matcher.match_text(text, candidates, alternatives=alternatives, tolerant=urgent)
+            if match is None or match.intent not in danger or match.method is MatchMethod.DETECTOR:
+                return match
+            if not self.matcher.cleared(text):
+                return match
+            candidates.remove(match.intent)
 
     def _asks_yes_no(self) -> bool:
         return self.script.states[self.state].question is QuestionKind.YES_NO

@@ -17,11 +17,11 @@ from enum import StrEnum
 from functools import lru_cache
 
 from ..understanding.danger import DangerDetector, danger_detector
-from ..understanding.english import SoundMatcher, stem
+from ..understanding.english import stem
 from ..understanding.lexicon import Vocabulary, language_words
 from .const import Detector, Language
-from .negation import asked_about, negated
-from .normalize import Clause, clauses, is_cjk, normalize, to_pinyin
+from .negation import asked_about, negated, negated_after
+from .normalize import Clause, clauses, homophone, is_cjk, normalize, to_pinyin
 from .schema import Intent
 
 _MIN_PINYIN_PHRASE_CHARS = 2  # one syllable has too many homophones to match on sound
@@ -32,8 +32,6 @@ class MatchMethod(StrEnum):
     PINYIN = "pinyin"
     PATTERN = "pattern"
     DTMF = "dtmf"
-    SOUND = "sound"
-    """A multi-word phrase heard as words that sound like it ("take account")."""
     DETECTOR = "detector"
     """A built-in detector (a scam described in the callee's own words)."""
 
@@ -64,7 +62,6 @@ class _CompiledIntent:
         self.detector: DangerDetector | None = (
             danger_detector(language) if intent.detector is Detector.DANGER else None
         )
-        self._sound_matchers: list[tuple[_Phrase, SoundMatcher]] | None = None
 
     def _compile_phrase(self, phrase: str) -> _Phrase:
         text = normalize(phrase, self.language)
@@ -81,20 +78,22 @@ class _CompiledIntent:
             if len(phrase.tokens) == 1 and not self.language.spaced and is_cjk(phrase.text):
                 # One character (有, 是, 不, 没) is an answer only on its own: "有。" / "不不不",
                 # not the 有 of "我现在有事" or the 不 of "听不见".
-                if _core(clause) and set(_core(clause)) == {phrase.text}:
-                    return Match(self.name, phrase.text, MatchMethod.PHRASE)
+                core = _core(clause)
+                alone = bool(core) and set(core) == {phrase.text}
+                if alone or (clause.text[:1] == phrase.text and clause.text[1:2] in _OPENING_PARTICLES):
+                    return Match(self.name, phrase.text, MatchMethod.PHRASE)  # 有。/ 有啊，他让我…
                 continue
             leading_only = self.language.spaced and len(phrase.tokens) == 1 and phrase.text in _answer_words(self.language)
             for start, end, method in self._phrase_spans(phrase, clause):
-                if leading_only and start != _leading_fillers(clause):
-                    continue  # "no" / "okay" answer at the start: not the "not" of "she's not here"
-                if not self._negated(clause, start) and not asked_about(clause, start, end) and not self._denied_after(clause, end):
+                if leading_only and (start != _leading_fillers(clause) or clause.tokens[start] != phrase.text):
+                    continue  # "no" / "okay" answer at the start, as said: not the "speak" of "speak up"
+                if self._asserted(clause, start, end):
                     return Match(self.name, self._span_text(clause, start, end), method)
         for pattern in self.patterns:
             for found in pattern.finditer(clause.text):
                 start = self._token_index(clause, found.start())
                 end = self._token_index(clause, found.end())
-                if found.group(0) and not self._negated(clause, start) and not asked_about(clause, start, end):
+                if found.group(0) and self._asserted(clause, start, end):
                     return Match(self.name, found.group(0), MatchMethod.PATTERN)
         return None
 
@@ -104,22 +103,6 @@ class _CompiledIntent:
         found = self.detector.detect(text)
         return Match(self.name, found.phrase, MatchMethod.DETECTOR) if found else None
 
-    def find_by_sound(self, clause: Clause) -> Match | None:
-        """English multi-word phrases heard as words that sound like them."""
-        if self.language is not Language.EN_US:
-            return None
-        if self._sound_matchers is None:
-            self._sound_matchers = [
-                (phrase, matcher)
-                for phrase in self.phrases
-                if "*" not in phrase.text and (matcher := SoundMatcher(phrase.text.split())).usable
-            ]
-        for _phrase, matcher in self._sound_matchers:
-            span = matcher.find(clause.tokens)
-            if span is not None and not self._negated(clause, span[0]) and not asked_about(clause, *span):
-                return Match(self.name, self._span_text(clause, *span), MatchMethod.SOUND)
-        return None
-
     def _phrase_spans(self, phrase: _Phrase, clause: Clause) -> Iterator[tuple[int, int, MatchMethod]]:
         """Token spans where the phrase occurs: exact first, then by sound."""
         heard = clause.stems if self.language is Language.EN_US else clause.tokens
@@ -127,9 +110,7 @@ class _CompiledIntent:
         yield from ((start, end, MatchMethod.PHRASE) for start, end in exact)
         if phrase.pinyin and not exact:
             for start, end in _subsequences(clause.pinyin, phrase.pinyin, wildcard=False):
-                # At least one character as written: 转帐 = 转账, 理才 = 理财, but the 点复 of
-                # "有点复杂" is not 垫付.
-                if any(heard == written for heard, written in zip(clause.text[start:end], phrase.text, strict=False)):
+                if homophone(clause.text[start:end], phrase.text):
                     yield start, end, MatchMethod.PINYIN
 
     def _span_text(self, clause: Clause, start: int, end: int) -> str:
@@ -141,14 +122,14 @@ class _CompiledIntent:
             return len(clause.text[:char_index].split())
         return char_index
 
-    def _negated(self, clause: Clause, start: int) -> bool:
-        return self.negatable and negated(clause, start)
+    def _asserted(self, clause: Clause, start: int, end: int) -> bool:
+        """Said, not negated before or after ("我没转", "I did not", "手续费都没收") nor asked about."""
+        if self.negatable and (negated(clause, start) or negated_after(clause, end)):
+            return False
+        return not asked_about(clause, start, end)
 
-    def _denied_after(self, clause: Clause, end: int) -> bool:
-        """English: "I did" / "I have" followed by "not" says the opposite."""
-        return self.negatable and self.language.spaced and clause.tokens[end : end + 1] in (["not"], ["never"])
 
-
+_OPENING_PARTICLES = frozenset("啊呀的哦嘛呢吧")
 @lru_cache(maxsize=8)
 def _answer_words(language: Language) -> frozenset[str]:
     """One-word answers and acknowledgments (yes, no, okay, never): answers only where a
@@ -224,8 +205,7 @@ class IntentMatcher:
         """The first candidate intent (in the order given) that the text expresses.
 
         Intents named in `tolerant` (the urgent ones) are also looked for in the recogniser's
-        `alternatives` and, in English, by sound: a missed victim costs more than a false
-        alarm. With `first_clause_first` (a state's own answers), the earliest clause that
+        `alternatives`: a missed victim costs more than a false alarm. With `first_clause_first` (a state's own answers), the earliest clause that
         says anything decides: "不行啊，…我还是得办" answers no."""
         readings = [text, *alternatives]
         parts = [clauses(reading, self.language) for reading in readings]
@@ -250,13 +230,13 @@ class IntentMatcher:
                 found = intent.find_by_detector(readings[index]) if parts[index] else None
                 if found:
                     return found
-            if name in tolerant:
-                for index in heard:
-                    for clause in parts[index]:
-                        found = intent.find_by_sound(clause)
-                        if found:
-                            return found
         return None
+
+    def cleared(self, text: str) -> bool:
+        """The language's danger detector says the callee explained this as dealt with or as
+        their own legitimate business, and finds no danger in it."""
+        detector = danger_detector(self.language)
+        return detector is not None and detector.cleared(text)
 
     def match_dtmf(self, digit: str, candidates: Iterable[str]) -> Match | None:
         for name in candidates:

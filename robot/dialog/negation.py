@@ -13,19 +13,29 @@ import re
 
 from .normalize import Clause
 
-_ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无")
+_ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无", "冇", "莫得", "没得", "唔")
 # "Nobody" negates the whole clause: "没有人找我借钱" stays negated past the "我".
-_ZH_NOBODY = ("没有人", "没人", "没有谁")
+_ZH_NOBODY = ("没有人", "没人", "没有谁", "冇人", "没得人")
+# Right after what was said: "手续费都没收", "一分钱也没转".
+_ZH_NEGATED_AFTER = ("都没", "都不", "也没", "也不", "不了", "不起")
 # Words that contain a negation character but do not negate what follows.
-_ZH_NOT_NEGATING = ("不小心", "不好意思", "不得不", "不久", "不停", "不断", "不少", "没想到", "差不多", "不然")
+_ZH_NOT_NEGATING = ("不小心", "不好意思", "不得不", "不久", "不停", "不断", "不少", "没想到", "差不多", "不然", "别的", "别人", "特别")
 _ZH_SUBJECTS = ("我", "他", "她", "他们", "我们")
 # After these a pronoun is an object, not a new subject: "他没让我下载" stays negated.
 _ZH_OBJECT_MARKERS = ("让", "叫", "要", "给", "帮", "跟", "和", "替", "被", "把", "逼", "教", "带", "催", "找", "问")
-_ZH_CONJUNCTIONS = ("就", "所以", "因为", "而且", "还是", "结果", "说是")
+# A conjunction, or 了 closing the negated verb ("我不借了，答应你"), ends the negation's scope.
+_ZH_CONJUNCTIONS = ("就", "所以", "因为", "而且", "还是", "结果", "说是", "了")
 _ZH_NEGATION_SCOPE_CHARS = 8
 _EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "neither", "nor", "without", "none"})
 _EN_SCOPE_BREAKERS = frozenset({"i", "it", "he", "she", "they", "we", "and", "because", "so", "then", "that", "which", "until"})
 _EN_NEGATION_SCOPE_WORDS = 8
+
+
+def negated_after(clause: Clause, end: int) -> bool:
+    """True if what ends at token `end` is negated right after it: "I did not", "手续费都没收"."""
+    if clause.language.spaced:
+        return clause.tokens[end : end + 1] in (["not"], ["never"])
+    return clause.text[end:].startswith(_ZH_NEGATED_AFTER)
 
 
 def negated(clause: Clause, start: int) -> bool:
@@ -59,9 +69,12 @@ def _positions(text: str, word: str) -> list[int]:
 
 # A question about a word rather than a statement with it: "安全账户是啥意思？", "什么叫刷单",
 # "what's a safe account?".
-_ZH_ASKING_AFTER = re.compile(r"^(是|叫)?(个|啥|什么)(意思|东西|玩意)?|^(啥|什么)意思")
-_ZH_ASKING_BEFORE = re.compile(r"(什么|啥)(是|叫)$|(什么|啥)$")
-_EN_ASKING_BEFORE = re.compile(r"\b(what|whats) (is |s )?(a |an |the |this |that )?$|\bwhat does (a |an |the )?$")
+_ZH_ASKING_AFTER = re.compile(r"^((是|叫)个?(啥|什么)|(是|叫)?个?(啥|什么)(意思|东西|玩意)|(啥|什么)$|算?(不|没有?)$)")
+_ZH_ASKING_BEFORE = re.compile(r"(什么|啥)(是|叫)?$")
+_EN_ASKING_BEFORE = re.compile(
+    r"\b(what|whats) (is |s )?(a |an |the |this |that )?$|\bwhat does (a |an |the )?$"
+    r"|\b(who|why|how) would (i|we) .{0,20}$"  # "who would I send money to?": rhetorical
+)
 _EN_ASKING_AFTER = re.compile(r"^ ?(mean|means)\b")
 
 

@@ -119,6 +119,23 @@ def tidy_prompt(text: str, language: Language) -> str:
     return text.strip()
 
 
+# Two-character phrases match by sound only through these recogniser confusions: 转帐 = 转账,
+# 冲值 = 充值, but not 队的 = 对的 or 不识 = 不是.
+_HOMOPHONES = frozenset(
+    frozenset(pair) for pair in ("帐账", "冲充", "再在", "连链", "代贷", "正证", "才财", "会汇", "前钱", "马码", "介借", "付副")
+)
+
+
+def homophone(heard: str, written: str) -> bool:
+    """Whether `heard` (same pinyin as `written`) may stand for it: for two characters each
+    difference must be a known recogniser confusion; longer words need one character as written
+    (保正金 = 保证金, but the 点复 of 有点复杂 is not 垫付)."""
+    pairs = list(zip(heard, written, strict=False))
+    if len(written) <= 2:
+        return all(a == b or frozenset((a, b)) in _HOMOPHONES for a, b in pairs)
+    return any(a == b for a, b in pairs)
+
+
 def to_pinyin(text: str) -> list[str]:
     from pypinyin import lazy_pinyin
 

@@ -35,13 +35,15 @@ from pydantic import BaseModel, ConfigDict
 from ruamel.yaml import YAML
 
 from ..dialog.const import Language
-from ..dialog.negation import asked_about, negated
-from ..dialog.normalize import Clause, clauses, is_cjk, normalize, to_pinyin
+from ..dialog.negation import asked_about, negated, negated_after
+from ..dialog.normalize import Clause, clauses, homophone, is_cjk, normalize, to_pinyin
 from .english import SoundMatcher, stem
 from .lexicon import LANGUAGES_DIR
 
 _MIN_PINYIN_CHARS = 2
 _BY_SOUND = ("strong", "credentials")
+_SAID = ("strong", "threats", "acts", "setup", "credentials")
+"""Categories whose words do not count when the callee asks what they mean."""
 """Categories whose English words also match by sound (a misheard "safe account" or code)."""
 
 
@@ -62,12 +64,19 @@ class DangerWords(BaseModel):
     ongoing: _Terms = _Terms()
     threats: _Terms = _Terms()
     acts: _Terms = _Terms()
+    setup: _Terms = _Terms()
+    """Acts that are danger only when someone asked for them (install an app, share a screen):
+    callees do these of their own accord too."""
     credentials: _Terms = _Terms()
     handover: _Terms = _Terms()
     asks: _Terms = _Terms()
     doing: _Terms = _Terms()
     done: _Terms = _Terms()
     resolved: _Terms = _Terms()
+    benign: _Terms = _Terms()
+    """The callee's own legitimate business (to family confirmed face to face, official
+    channels, their own bills) or knowledge ("我知道那是骗局"). Clears everything but coaching
+    and a fraudster on the line, and a script's urgent phrase said in it."""
     pending: _Terms = _Terms()
     asking_about: _Terms = _Terms()
     doing_window: int = 6
@@ -123,9 +132,8 @@ class _Matcher:
             if pinyin and not found:
                 syllables = clause.pinyin
                 for start in range(len(syllables) - len(pinyin) + 1):
-                    # One character at least as written: 保正金 = 保证金, but not the 点复 of 有点复杂.
-                    if tuple(syllables[start : start + len(pinyin)]) == pinyin and any(
-                        heard == written for heard, written in zip(raw[start : start + len(word)], word, strict=False)
+                    if tuple(syllables[start : start + len(pinyin)]) == pinyin and homophone(
+                        "".join(raw[start : start + len(word)]), "".join(word)
                     ):
                         yield Span(start, start + len(pinyin))
         for pattern in self.patterns:
@@ -161,35 +169,53 @@ class DangerDetector:
         parts = clauses(text, self.language)
         if not parts:
             return None
-        resolved = any(self._live(clause, "resolved") for clause in parts)
-        pending = any(self._live(clause, "pending") for clause in parts)
-        dealt_with = resolved and not pending
+        dealt_with, benign = self._context(parts)
         asked_before = False
         for clause in parts:
-            found = self._in_clause(clause, dealt_with, asked_before)
+            found = self._in_clause(clause, dealt_with, benign, asked_before)
             if found is not None:
                 return found
             asked_before = bool(self._live(clause, "asks"))
         return None
 
-    def _in_clause(self, clause: Clause, dealt_with: bool, asked_before: bool) -> Danger | None:
-        for span in self._live(clause, "strong"):
-            if not self._asked_about(clause, span):
+    def cleared(self, text: str) -> bool:
+        """True if the callee explains what they said as dealt with or their own legitimate
+        business ("我给我妈转了两千，当面问过的", "I hung up on them") and nothing in it is
+        danger: a script's urgent phrase in it ("转了") need not escalate."""
+        parts = clauses(text, self.language)
+        dealt_with, benign = self._context(parts)
+        return (dealt_with or benign) and self.detect(text) is None
+
+    def _context(self, parts: list[Clause]) -> tuple[bool, bool]:
+        """(dealt with: refused or reported, nothing pending; the callee's own business)."""
+        resolved = any(self._live(clause, "resolved") for clause in parts)
+        pending = any(self._live(clause, "pending") for clause in parts)
+        benign = any(next(self._m["benign"].spans(clause), None) for clause in parts)
+        return resolved and not pending, benign
+
+    def _in_clause(self, clause: Clause, dealt_with: bool, benign: bool, asked_before: bool) -> Danger | None:
+        if not benign and not dealt_with:
+            for span in self._live(clause, "strong"):
                 return self._danger(clause, span, "strong")
         for span in self._m["coaching"].spans(clause):  # carries its own negation: 别告诉
             return self._danger(clause, span, "coaching")
         for span in self._live(clause, "ongoing"):
             return self._danger(clause, span, "ongoing")
+        if benign:
+            return None
         if not dealt_with:
             for span in self._live(clause, "threats"):
-                if not self._asked_about(clause, span):
-                    return self._danger(clause, span, "threat")
+                return self._danger(clause, span, "threat")
         asks = self._live(clause, "asks")
         for span in self._live(clause, "acts"):
             if self._doing(clause, span):
                 return self._danger(clause, span, "doing")
             if not dealt_with and (asked_before or any(ask.start <= span.start for ask in asks)):
                 return self._danger(clause, span, "asked")
+        if not dealt_with and (asked_before or asks):
+            for span in self._live(clause, "setup"):
+                if asked_before or any(ask.start <= span.start for ask in asks):
+                    return self._danger(clause, span, "asked")
         credentials = self._live(clause, "credentials")
         if credentials and self._live(clause, "handover"):
             return self._danger(clause, credentials[0], "handed_over")
@@ -198,11 +224,20 @@ class DangerDetector:
         return None
 
     def _live(self, clause: Clause, name: str) -> list[Span]:
-        return [span for span in self._m[name].spans(clause) if not negated(clause, span.start)]
+        """Spans of a category that are said: not negated, and (for what can be dangerous)
+        not asked about ("你刚才说下载啥？")."""
+        questionable = name in _SAID
+        return [span for span in self._m[name].spans(clause)
+                if not negated(clause, span.start) and not negated_after(clause, span.end)
+                and not (questionable and self._asked_about(clause, span))]
 
     def _doing(self, clause: Clause, act: Span) -> bool:
+        """Done, under way or about to: a cue just before the act (已经 / I already, "I put"
+        overlapping "put money"), a particle just after (交了 / 转过), or the act's own (充了)."""
         window = self.words.doing_window
-        if any(act.start - window <= cue.end <= act.start for cue in self._live(clause, "doing")):
+        if any(cue.start <= act.start and cue.end >= act.start - window for cue in self._live(clause, "doing")):
+            return True
+        if not self.language.spaced and clause.text[act.start : act.end].endswith(("了", "过", "完")):
             return True
         return any(act.end <= cue.start <= act.end + 3 for cue in self._m["done"].spans(clause))
 

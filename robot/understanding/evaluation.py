@@ -42,6 +42,7 @@ class Label(StrEnum):
 
 INTENT_LABELS = {
     "affirm": Label.YES,
+    "its_me": Label.YES,
     "agree": Label.YES,
     "promise": Label.YES,
     "deny": Label.NO,
