@@ -31,6 +31,7 @@ from .endpoint import PjsuaThread, SipError
 from .handoff import call_back_text, whisper_text
 from .media import PromptPlayer, ReceivePort, audio_format
 from .outcome import AnnouncementSpotter, CallOutcome, outcome_for_status
+from .speaker import Speaker
 
 _LOGGER = logging.getLogger(__name__)
 FRAME_SECONDS = 0.02
@@ -131,49 +132,6 @@ class _OfficerCall(_SipCall):
         pass
 
 
-class Speaker:
-    """Plays the robot's prompts in order, sentence by sentence, and stops at once when told."""
-
-    def __init__(self, session: CallSession) -> None:
-        self.session = session
-        self.pending: deque[str] = deque()
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def say(self, text: str) -> None:
-        self.pending.append(text)
-        if not self.busy:
-            self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        prompts = self.session.prompts
-        while self.pending:
-            text = self.pending.popleft()
-            asked = time.perf_counter()
-            async for path in prompts.prompt(text):
-                if asked:
-                    self.session.tts_latencies.append(round(time.perf_counter() - asked, 4))
-                    asked = 0.0
-                await self.session.play_file("callee", path)
-        self.session.listener.prompt_finished()
-
-    async def interrupt(self) -> None:
-        """Stop talking now (barge-in or urgency) and drop what was still to be said."""
-        self.pending.clear()
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task  # play_file stops the player as the task unwinds
-
-    async def drain(self, timeout_seconds: float) -> None:
-        if self.task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self.task), timeout_seconds)
-
-
 class CallSession:
     def __init__(
         self,
@@ -228,10 +186,9 @@ class CallSession:
         self.clock = AudioClock()
         self.engine = DialogEngine(script, variables=self.variables, clock=self.clock, on_event=self._dialog_event)
         self.listener = CallListener(
-            self.engine, self.stream, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt
+            self.engine, self.stream, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt, resume=self._resume
         )
-        self.speaker = Speaker(self)
-        self.tts_latencies: list[float] = []
+        self.speaker = Speaker(self.prompts, functools.partial(self.play_file, "callee"), self.listener.prompt_finished)
         self._officer_ringing: asyncio.Future[None] | None = None
         self.processed_late = 0
         self.media_counts = {"frames_received": 0, "audio_gaps": 0, "frames_dropped": 0}
@@ -264,7 +221,7 @@ class CallSession:
 
     def _on_dtmf(self, digit: str) -> None:
         if self._confirmed.is_set():
-            self._spawn(self.engine.handle_dtmf(digit))
+            self._spawn(self.listener.dtmf(digit))
 
     # -- dialog and speech ---------------------------------------------------------------
 
@@ -278,9 +235,14 @@ class CallSession:
         if self.on_event is not None:
             self.on_event(event)
 
-    def _interrupt(self, reason: str) -> None:
+    def _interrupt(self, reason: str) -> bool:
         _LOGGER.info("call %s: robot interrupted (%s)", mask_phone(self.target), reason)
-        self._spawn(self.speaker.interrupt())
+        return self.speaker.stop()
+
+    def _resume(self) -> bool:
+        """The callee only said "嗯": the robot picks up the interrupted sentence again."""
+        _LOGGER.info("call %s: robot resumes after a backchannel", mask_phone(self.target))
+        return self.speaker.resume()
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -677,6 +639,6 @@ class CallSession:
             recording=str(recorded) if recorded else None,
             path=list(self.engine.path),
             handoff=self.handoff,
-            stats={"asr_final_seconds": self.listener.final_latencies, "tts_first_audio_seconds": self.tts_latencies,
+            stats={"asr_final_seconds": self.listener.final_latencies, "tts_first_audio_seconds": self.speaker.first_audio_seconds,
                    "frames_processed_late": self.processed_late, **self.media_counts},
         )

@@ -1,10 +1,17 @@
 """Listening on a call: frames in; VAD, recogniser, urgency spotting and the dialog engine.
 
 A call worker creates one `CallListener` per call and calls `feed()` with every 20 ms frame
-it receives, `dialog_event()` with every engine event, and `prompt_finished()` when a prompt
-has been played. The listener calls `interrupt(reason)` when the robot must stop talking:
-the callee barged in, or said something urgent (checked on every partial result, also
-while the robot speaks).
+it receives, `dialog_event()` with every engine event, `dtmf()` with every key, and
+`prompt_finished()` when a prompt has been played. The listener calls `interrupt(reason)`
+when the robot must stop talking, and `resume()` when it should pick up where it stopped.
+
+Turn-taking: speech over the robot stops it only once it is clearly a turn: an urgent
+partial result, or enough words that are not backchannels (嗯, 对, uh-huh), or speech that
+has lasted long enough without being all backchannel (the state's `listen` settings). A
+backchannel said over a prompt answers nothing; if the robot had stopped for it, it resumes
+the interrupted sentence. The end of an utterance adapts to what was said: a complete short
+answer (是 / 没有 / yes) ends sooner, one that trails off (然后… / and…) or is only a filler
+("oh", 喂) waits longer, so it stays one turn.
 
 Time is audio time: an `AudioClock` advances 20 ms per frame, so the same code is exact on
 a recorded file and on a live call.
@@ -24,6 +31,7 @@ from ..clock import Clock
 from ..dialog.engine import DialogEngine
 from ..dialog.events import DialogEvent, Listening, Say
 from ..dialog.matcher import Match
+from ..understanding.turns import Ending
 from .asr import Hypothesis, RecognizerStream
 from .vad import (
     PRE_ROLL_SECONDS,
@@ -96,7 +104,8 @@ class CallListener:
         detector: SpeechDetector,
         clock: AudioClock,
         *,
-        interrupt: Callable[[str], None] | None = None,
+        interrupt: Callable[[str], bool] | None = None,
+        resume: Callable[[], bool] | None = None,
         settings: ListenerSettings | None = None,
     ) -> None:
         self.engine = engine
@@ -108,7 +117,8 @@ class CallListener:
         self.marks: list[Mark] = []
         self.final_latencies: list[float] = []
         """Seconds from the end of each utterance to its final recognition (wall time)."""
-        self._interrupt = interrupt or (lambda reason: None)
+        self._interrupt = interrupt or (lambda reason: True)
+        self._resume = resume or (lambda: False)
         # The stream is not thread-safe: all its work runs on one thread of its own, in the
         # order asked, so nothing here has to wait for one piece of work before asking the next.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="recognizer")
@@ -123,6 +133,13 @@ class CallListener:
         self._quiet_frames = 0
         self._early_final: asyncio.Future[Hypothesis] | None = None
         self.early_finals_dropped = 0
+        self._speech_started_at = 0.0
+        self._heard_so_far = ""
+        """The latest partial result of the utterance."""
+        self._stopped_robot = False
+        """This utterance stopped the robot (so a backchannel can give the turn back)."""
+        self.endings: list[tuple[Ending, float]] = []
+        """Per utterance handed to the dialog: how it ended and the trailing silence waited."""
 
     # -- from the call worker ------------------------------------------------------------
 
@@ -137,6 +154,13 @@ class CallListener:
                 # Switch now, while the callee is quiet: building a grammar can take Vosk a
                 # while, and frames would queue behind it if it waited for speech to start.
                 self._in_background(self.stream.set_grammar, event.expected_phrases)
+
+    async def dtmf(self, digits: str) -> None:
+        """Key presses: they take the turn at once (where the prompt may be interrupted)."""
+        if self._robot_speaking and self._barge_in:
+            self._stop_robot("dtmf")
+        await self.engine.handle_dtmf(digits)
+        self._listen_if_quiet()
 
     def prompt_finished(self) -> None:
         """All queued prompts have been played (or cut off)."""
@@ -154,6 +178,7 @@ class CallListener:
             await self._speech_started(pre_roll=passed[:-1])  # this frame follows below
         if self._in_utterance and not self._utterance_handled:
             await self._recognize_in_utterance(frame, speech)
+            self._check_barge_in()
         for event in events:
             if event in (VadEvent.UTTERANCE_ENDED, VadEvent.MAX_LENGTH):
                 await self._utterance_ended(event)
@@ -189,12 +214,49 @@ class CallListener:
             await self._partial(hypothesis)
             if self._utterance_handled:
                 return
+            self._heard(hypothesis.text)
         early = self.settings.early_final_seconds
         if (early is not None and not self._utterance_handled
                 and self._quiet_frames * self.vad.frame_seconds >= early - 1e-6):
             await self._flush()
             self._mark("early_final")
             self._early_final = self.run_on_stream(self.stream.finish)
+            self._early_final.add_done_callback(self._early_final_heard)
+
+    def _early_final_heard(self, done: asyncio.Future[Hypothesis]) -> None:
+        if done is self._early_final and not done.cancelled() and done.exception() is None:
+            self._heard(done.result().text)
+
+    def _heard(self, text: str) -> None:
+        """What the utterance says so far decides how long a silence ends it."""
+        if not text:
+            return
+        self._heard_so_far = text
+        ending = self.engine.turn_taking.ending(text)
+        endpoint = self.settings.endpoint
+        seconds = {
+            Ending.SHORT_ANSWER: endpoint.short_answer_end_silence_seconds,
+            Ending.TRAILING: endpoint.trailing_end_silence_seconds,
+        }.get(ending)
+        self.vad.endpointer.set_end_silence(seconds)
+
+    def _check_barge_in(self) -> None:
+        """Speech over the robot stops it once it is clearly a turn, not "嗯" or "uh-huh"."""
+        if not (self._robot_speaking and self._barge_in) or self._utterance_handled:
+            return
+        listen = self.engine.script.listen_for(self.engine.script.states[self.engine.state]) if not self.engine.finished else None
+        if listen is None:
+            return
+        heard = self._heard_so_far
+        turn_taking = self.engine.turn_taking
+        if heard and turn_taking.turn_units(heard) >= listen.barge_in_min_words:
+            self._stop_robot("barge_in")
+            self._stopped_robot = True
+            return
+        lasted = self.clock.now() - self._speech_started_at
+        if lasted >= listen.barge_in_min_seconds - 1e-6 and not (heard and turn_taking.is_backchannel(heard)):
+            self._stop_robot("barge_in")
+            self._stopped_robot = True
 
     async def _recognize(self, frame: bytes) -> list[Hypothesis]:
         """Queue a frame for the recogniser; every few frames, feed them and return the
@@ -224,9 +286,10 @@ class CallListener:
         self._mark("speech_started")
         self._in_utterance = True
         self._utterance_handled = False
+        self._speech_started_at = self.clock.now()
+        self._heard_so_far = ""
+        self._stopped_robot = False
         self.engine.speech_started()
-        if self._robot_speaking and self._barge_in:
-            self._stop_robot("barge_in")
         if self._pending_grammar is not None:  # queued ahead of this utterance's audio
             grammar, self._pending_grammar = self._pending_grammar, None
             self._in_background(self.stream.set_grammar, grammar)
@@ -262,6 +325,7 @@ class CallListener:
         self._in_background(self.stream.finish)
         self._mark("final", hypothesis.text)
         await self.engine.handle_speech(hypothesis.text)
+        self._listen_if_quiet()
 
     async def _utterance_ended(self, event: VadEvent) -> None:
         self._in_utterance = False
@@ -278,7 +342,26 @@ class CallListener:
         self._mark("final", final.text)
         if self._robot_speaking and not self._barge_in:
             return  # the callee talked over a prompt that may not be interrupted
-        await self.engine.handle_speech(final.text)
+        over_prompt = self._robot_speaking or self._stopped_robot
+        self.endings.append((self.engine.turn_taking.ending(final.text), self.vad.endpointer.last_end_silence))
+        if over_prompt and (not final.text.strip() or self.engine.is_backchannel(final.text)):
+            # "嗯" / "uh-huh", or a noise nothing could be made of, over the prompt: not a turn.
+            self._mark("backchannel", final.text)
+            if final.text.strip():
+                await self.engine.handle_speech(final.text, over_prompt=True)
+            if self._stopped_robot and not self._robot_speaking:
+                self._mark("resume")
+                self._robot_speaking = self._resume()
+            self._listen_if_quiet()
+            return
+        self._stop_robot("turn")  # a real turn said over the prompt: the answer comes now
+        await self.engine.handle_speech(final.text, alternatives=final.alternatives, over_prompt=over_prompt)
+        self._listen_if_quiet()
+
+    def _listen_if_quiet(self) -> None:
+        """After a turn that made the robot say nothing, the silence timing starts now."""
+        if not self._robot_speaking and self.engine.listening:
+            self.prompt_finished()
 
     def _stop_robot(self, reason: str) -> None:
         if self._robot_speaking:

@@ -70,6 +70,10 @@ class EndpointSettings:
     """Continuous speech needed before it counts (filters clicks and line noise)."""
     end_silence_seconds: float = 0.55
     """Trailing silence that ends an utterance."""
+    short_answer_end_silence_seconds: float = 0.3
+    """... after a complete short answer (是 / 没有 / yes / no): answered sooner."""
+    trailing_end_silence_seconds: float = 1.2
+    """... after words that trail off (然后… / and…) or a lone filler ("oh", 喂): more is coming."""
     max_utterance_seconds: float = 15.0
 
 
@@ -84,14 +88,19 @@ class Endpointer:
         self._utterance_seconds = 0.0
         self._no_input_timeout: float | None = None
         self._waited = 0.0
+        self._end_silence = self.settings.end_silence_seconds
+        self.last_end_silence = self.settings.end_silence_seconds
+        """The trailing silence that ended the last utterance."""
+
+    def set_end_silence(self, seconds: float | None) -> None:
+        """The silence that ends the current utterance (None: the default), from what it
+        says so far; back to the default at the next utterance."""
+        self._end_silence = self.settings.end_silence_seconds if seconds is None else seconds
 
     def listen(self, no_input_timeout_seconds: float) -> None:
         """The robot finished its prompt: start timing the callee's silence."""
         self._no_input_timeout = no_input_timeout_seconds
         self._waited = 0.0
-
-    def stop_listening(self) -> None:
-        self._no_input_timeout = None
 
     def process(self, is_speech: bool, seconds: float) -> list[VadEvent]:
         events: list[VadEvent] = []
@@ -100,6 +109,7 @@ class Endpointer:
                 self._speech_run += seconds
                 if self._speech_run >= self.settings.speech_start_seconds - _TOLERANCE_SECONDS:
                     self.in_speech = True
+                    self._end_silence = self.settings.end_silence_seconds
                     self._utterance_seconds = self._speech_run
                     self._silence_run = 0.0
                     self._no_input_timeout = None
@@ -114,7 +124,8 @@ class Endpointer:
             return events
         self._utterance_seconds += seconds
         self._silence_run = 0.0 if is_speech else self._silence_run + seconds
-        if self._silence_run >= self.settings.end_silence_seconds - _TOLERANCE_SECONDS:
+        if self._silence_run >= self._end_silence - _TOLERANCE_SECONDS:
+            self.last_end_silence = self._end_silence
             events.append(VadEvent.UTTERANCE_ENDED)
             self._end_utterance()
         elif self._utterance_seconds >= self.settings.max_utterance_seconds - _TOLERANCE_SECONDS:
