@@ -13,11 +13,13 @@ import re
 
 from .normalize import Clause
 
-_ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无", "冇", "莫得", "没得", "唔")
+_ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无", "冇", "莫得", "没得", "唔", "哪有", "哪来", "哪能",
+                 "怎么可能")
 # "Nobody" negates the whole clause: "没有人找我借钱" stays negated past the "我".
-_ZH_NOBODY = ("没有人", "没人", "没有谁", "冇人", "没得人")
+_ZH_NOBODY = ("没有人", "没人", "没有谁", "冇人", "没得人", "没有熟人", "没熟人", "没有朋友", "没有领导", "没有客服",
+              "没有警察", "没有老师", "没有亲戚", "没有同学", "没有陌生人", "没有什么人", "没什么人")
 # Right after what was said: "手续费都没收", "一分钱也没转".
-_ZH_NEGATED_AFTER = ("都没", "都不", "也没", "也不", "不了", "不起")
+_ZH_NEGATED_AFTER = ("都没", "都不", "也没", "也不", "不了", "不起", "是不可能", "不可能")
 # Words that contain a negation character but do not negate what follows.
 _ZH_NOT_NEGATING = ("不小心", "不好意思", "不得不", "不久", "不停", "不断", "不少", "没想到", "差不多", "不然", "别的", "别人", "特别")
 _ZH_SUBJECTS = ("我", "他", "她", "他们", "我们")
@@ -56,8 +58,10 @@ def negated(clause: Clause, start: int) -> bool:
         return False
     if cue in _ZH_NOBODY:
         return True
+    # "他没让我下载": the 我 of a 让 right after the cue is its object, still in scope; in
+    # "我没注销，让我先把钱打过去" a later 让我 starts a new predicate.
     return not any(
-        scope[index - 1 : index] not in _ZH_OBJECT_MARKERS
+        not (index == 1 and scope[:1] in _ZH_OBJECT_MARKERS)
         for subject in _ZH_SUBJECTS
         for index in _positions(scope, subject)
     )
@@ -70,16 +74,29 @@ def _positions(text: str, word: str) -> list[int]:
 # A question about a word rather than a statement with it: "安全账户是啥意思？", "什么叫刷单",
 # "what's a safe account?".
 _ZH_ASKING_AFTER = re.compile(r"^((是|叫)个?(啥|什么)|(是|叫)?个?(啥|什么)(意思|东西|玩意)|(啥|什么)$|算?(不|没有?)$)")
-_ZH_ASKING_BEFORE = re.compile(r"(什么|啥)(是|叫)?$")
+_ZH_ASKING_BEFORE = re.compile(r"(^|说|是)(什么|啥)(是|叫)?$")
 _EN_ASKING_BEFORE = re.compile(
     r"\b(what|whats) (is |s )?(a |an |the |this |that )?$|\bwhat does (a |an |the )?$"
-    r"|\b(who|why|how) would (i|we) .{0,20}$"  # "who would I send money to?": rhetorical
+    r"|\b(who|why|how) would (i|we) .{0,40}$"  # "who would I send money to?": rhetorical
 )
 _EN_ASKING_AFTER = re.compile(r"^ ?(mean|means)\b")
 
 
+_ECHO_QUESTION_WORDS = frozenset({"what", "huh", "吗", "啥", "什么", "呢"})
+
+
+def _echoed(clause: Clause, start: int, end: int) -> bool:
+    """The clause is the words themselves asked back ("保密？", "Transferred what?")."""
+    rest = [*clause.tokens[:start], *clause.tokens[end:]]
+    return all(token in _ECHO_QUESTION_WORDS for token in rest)
+
+
 def asked_about(clause: Clause, start: int, end: int) -> bool:
-    """True if the words at tokens `start`..`end` are asked about, not said."""
+    """True if the words at tokens `start`..`end` are asked about, not said: a question about
+    the word ("安全账户是啥意思"), or the word echoed back as a question ("保密？", "Share my
+    screen?")."""
+    if clause.question and _echoed(clause, start, end):
+        return True
     if clause.language.spaced:
         before = " ".join(clause.tokens[:start])
         after = " ".join(clause.tokens[end:])

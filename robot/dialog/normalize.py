@@ -75,6 +75,8 @@ class Clause:
 
     text: str
     language: Language
+    question: bool = False
+    """The clause ended with a question mark ("保密？")."""
 
     @cached_property
     def tokens(self) -> list[str]:
@@ -185,5 +187,13 @@ def normalize(text: str, language: Language) -> str:
 def clauses(text: str, language: Language) -> list[Clause]:
     """Split an utterance into normalised clauses."""
     boundary = _ZH_BOUNDARY if language is Language.ZH_CN else _EN_BOUNDARY
-    parts = boundary.split(normalize(text, language))
-    return [Clause(part.strip(), language) for part in parts if part.strip()]
+    folded = normalize(text, language)
+    found: list[Clause] = []
+    position = 0
+    for separator in [*boundary.finditer(folded), None]:
+        end = separator.start() if separator else len(folded)
+        part = folded[position:end].strip()
+        if part:
+            found.append(Clause(part, language, question=bool(separator) and "?" in separator.group(0)))
+        position = separator.end() if separator else end
+    return found

@@ -37,6 +37,7 @@ from ruamel.yaml import YAML
 from ..dialog.const import Language
 from ..dialog.negation import asked_about, negated, negated_after
 from ..dialog.normalize import Clause, clauses, homophone, is_cjk, normalize, to_pinyin
+from .classifier import DangerClassifier, danger_classifier
 from .english import SoundMatcher, stem
 from .lexicon import LANGUAGES_DIR
 
@@ -158,14 +159,21 @@ def _same(heard: str, heard_raw: str, word: str) -> bool:
 
 
 class DangerDetector:
-    def __init__(self, words: DangerWords, language: Language) -> None:
+    def __init__(self, words: DangerWords, language: Language, classifier: DangerClassifier | None = None) -> None:
         self.language = language
         self.words = words
+        self.classifier = classifier
         self._m = {name: _Matcher(getattr(words, name), language, by_sound=name in _BY_SOUND)
                    for name in DangerWords.model_fields if name != "doing_window"}
 
     def detect(self, text: str) -> Danger | None:
         """The first sign of danger in an utterance, or None."""
+        found = self._by_rules(text)
+        if found is None and self.classifier is not None and self.classifier.says_danger(text):
+            return Danger(text, "classifier")
+        return found
+
+    def _by_rules(self, text: str) -> Danger | None:
         parts = clauses(text, self.language)
         if not parts:
             return None
@@ -237,14 +245,14 @@ class DangerDetector:
         window = self.words.doing_window
         if any(cue.start <= act.start and cue.end >= act.start - window for cue in self._live(clause, "doing")):
             return True
-        if not self.language.spaced and clause.text[act.start : act.end].endswith(("了", "过", "完")):
-            return True
+        if not self.language.spaced and any(mark in clause.text[act.start : act.end] for mark in ("了", "过", "完")):
+            return True  # 充了 / 交了押金
         return any(act.end <= cue.start <= act.end + 3 for cue in self._m["done"].spans(clause))
 
     def _asked_about(self, clause: Clause, span: Span) -> bool:
         """"安全账户是啥意思？" / "what's a safe account?": a question about the word itself."""
         return asked_about(clause, span.start, span.end) or any(
-            abs(question.start - span.end) <= 2 or abs(question.end - span.start) <= 2
+            question.start == 0 or abs(question.start - span.end) <= 2 or abs(question.end - span.start) <= 2
             for question in self._m["asking_about"].spans(clause)
         )
 
@@ -260,4 +268,4 @@ def danger_detector(language: Language) -> DangerDetector | None:
     if not path.exists():
         return None
     words = DangerWords.model_validate(YAML(typ="safe").load(path.read_text(encoding="utf-8")))
-    return DangerDetector(words, language)
+    return DangerDetector(words, language, danger_classifier(language))
