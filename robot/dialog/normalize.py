@@ -194,6 +194,6 @@ def clauses(text: str, language: Language) -> list[Clause]:
         end = separator.start() if separator else len(folded)
         part = folded[position:end].strip()
         if part:
-            found.append(Clause(part, language, question=bool(separator) and "?" in separator.group(0)))
+            found.append(Clause(part, language, question=separator is not None and "?" in separator.group(0)))
         position = separator.end() if separator else end
     return found
