@@ -67,6 +67,9 @@ class OutcomeRule(_Model):
     retry: bool = Field(default=False, description="Call again, on the risk's retry schedule")
     retry_after_seconds: float | None = Field(default=None, ge=0, description="Instead of the schedule's next delay")
     escalate: EscalationReason | None = Field(default=None, description="Open an escalation at once")
+    escalate_for_risks: list[RiskLevel] | None = Field(
+        default=None, description="Only for warnings of these risk levels (default: all)"
+    )
     escalate_when_exhausted: EscalationReason | None = Field(default=None, description="When no retry is left")
     counts_attempt: bool = Field(default=True, description="Uses up one of the warning's attempts")
     trunk_fault: bool = Field(default=False, description="Retry on the trunk back-off schedule")
@@ -88,6 +91,9 @@ DEFAULT_RULES: dict[str, OutcomeRule] = {
     "rejected": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
     "unreachable": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
     "refused": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    # Hung up without refusing, maybe mid-story: an officer calls a medium-risk one back.
+    "hung_up": OutcomeRule(retry=True, escalate=EscalationReason.HUNG_UP, escalate_for_risks=[RiskLevel.MEDIUM],
+                           escalate_when_exhausted=EscalationReason.UNANSWERED),
     "no_input": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
     "callback_requested": OutcomeRule(retry=True, retry_after_seconds=1800, escalate_when_exhausted=EscalationReason.UNANSWERED),
     "failed": OutcomeRule(trunk_fault=True, counts_attempt=False),

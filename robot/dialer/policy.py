@@ -17,7 +17,8 @@ FALLBACK_RULE = OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason
 def decide(policy: PolicyConfig, warning: WarningRecord, result: AttemptResult, now: float) -> Decision:
     """The warning's next step after an attempt with this result."""
     rule = policy.outcomes.get(result.outcome, FALLBACK_RULE)
-    escalate = rule.escalate.value if rule.escalate else None
+    applies = rule.escalate_for_risks is None or warning.risk in rule.escalate_for_risks
+    escalate = rule.escalate.value if rule.escalate and applies else None
     if rule.finish:
         return Decision(finished=True, outcome=result.outcome, escalate=escalate, counts_attempt=rule.counts_attempt)
     if rule.trunk_fault:

@@ -25,6 +25,7 @@ from typing import Any
 import uvloop
 
 from ..dialog.events import DialogEvent, EscalationRequested
+from ..dialog.matcher import IntentMatcher
 from ..dialog.schema import Script
 from ..sip.config import load_sip_config
 from ..sip.worker import CallWorker
@@ -104,6 +105,9 @@ async def main_async(args: argparse.Namespace) -> int:
     await library.load()
     for version in library.scripts:  # warm the prompt cache (shared on disk by all workers)
         await speech.prompts(version.script.meta.voice).render_all(script_sentences(version.script))
+        # ... and the understanding (lexicons, classifier, the English pronouncing dictionary):
+        # loaded now, not on the event loop in the middle of a first call.
+        IntentMatcher(version.script.intents, version.script.meta.language)
     sock = socket.socket(fileno=args.fd)
     reader, writer = await asyncio.open_connection(sock=sock)
     languages = tuple(library.languages())

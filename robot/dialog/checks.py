@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .const import RiskLevel
+from ..understanding.turns import turn_taking_for
+from .const import QuestionKind, RiskLevel
 from .loader import DataPath, LoadedScript, Problem, ScriptError, load_script
 from .matcher import IntentMatcher
 from .schema import Action, IntentHandler, Script, template_fields
@@ -106,6 +107,8 @@ def static_problems(loaded: LoadedScript) -> list[Problem]:
             )
         )
 
+    found += list(_acknowledgment_problems(loaded))
+
     for index, test in enumerate(script.tests):
         for variable in test.vars:
             if variable not in script.variables:
@@ -116,6 +119,35 @@ def static_problems(loaded: LoadedScript) -> list[Problem]:
                     problem(("tests", index, "expect", "path", position), f"test {test.name!r}: no state named {state_name!r} in expected path")
                 )
     return found
+
+
+def _acknowledgment_problems(loaded: LoadedScript) -> Iterator[Problem]:
+    """A state that asks whether something happened ("有没有转账？") and escalates on an intent
+    that also matches an acknowledgment ("明白了", "okay, I understand") would send a
+    listener to an officer: warn, unless the state says `question: yes_no` (then an
+    acknowledgment gets the no_match reprompt before the state's intents are tried)."""
+    script = loaded.script
+    matcher = IntentMatcher(script.intents, script.meta.language)
+    words = turn_taking_for(script).words
+    negative = [answer for answer in words.short_answers if answer in ("没有", "no")]
+    for name, state in script.states.items():
+        if not state.listens or state.question is QuestionKind.YES_NO:
+            continue
+        intents = [handler.intent for handler in state.on if handler.intent in script.intents]
+        if not any(matcher.match_text(answer, intents) for answer in negative):
+            continue  # not a yes/no question
+        for index, handler in enumerate(state.on):
+            if handler.escalate is None or handler.intent not in script.intents:
+                continue
+            heard = [ack for ack in words.acknowledgments if matcher.match_text(ack, [handler.intent])]
+            if heard:
+                yield loaded.problem(
+                    ("states", name, "on", index, "intent"),
+                    f"state {name!r} asks a yes/no question and escalates on intent {handler.intent!r}, which also "
+                    f"matches the acknowledgment {heard[0]!r}: a callee who only says they heard would be sent to "
+                    "an officer; add `question: yes_no` to the state (acknowledgments then get the no_match reprompt)",
+                    warning=True,
+                )
 
 
 def _template_problems(loaded: LoadedScript, step: Step) -> Iterator[Problem]:
@@ -241,7 +273,7 @@ async def check_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
         first_seen.setdefault(key, loaded)
         found = static_problems(loaded)
         problems += found
-        if found:
+        if any(not problem.warning for problem in found):
             continue  # the tests would only repeat these problems
         problems += await test_problems(loaded)
     return sorted(problems), len(files)

@@ -48,10 +48,12 @@ def _check(args: argparse.Namespace) -> int:
     problems, file_count = asyncio.run(check_paths(args.paths))
     for problem in problems:
         print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) in {file_count} file(s)", file=sys.stderr)
+    errors = [problem for problem in problems if not problem.warning]
+    warnings = len(problems) - len(errors)
+    if errors:
+        print(f"{len(errors)} problem(s) and {warnings} warning(s) in {file_count} file(s)", file=sys.stderr)
         return 1
-    print(f"{file_count} script(s) OK", file=sys.stderr)
+    print(f"{file_count} script(s) OK" + (f", {warnings} warning(s)" if warnings else ""), file=sys.stderr)
     return 0
 
 

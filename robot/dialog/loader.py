@@ -40,9 +40,12 @@ class Problem:
     line: int
     column: int
     message: str
+    warning: bool = False
+    """Worth a supervisor's look, but the script works (`dialogs check` still exits 0)."""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {kind}{self.message}"
 
 
 class ScriptError(Exception):
@@ -87,9 +90,9 @@ class LoadedScript:
     path: Path
     locations: Locations
 
-    def problem(self, path: DataPath, message: str) -> Problem:
+    def problem(self, path: DataPath, message: str, *, warning: bool = False) -> Problem:
         position = self.locations.find(path)
-        return Problem(position.file, position.line, position.column, message)
+        return Problem(position.file, position.line, position.column, message, warning)
 
 
 def dotted(path: DataPath) -> str:

@@ -245,5 +245,10 @@ class IntentMatcher:
         return None
 
     def phrases(self, name: str) -> list[str]:
-        """The normalised phrases of an intent (for recogniser grammars)."""
-        return [phrase.text for phrase in self._intents[name].phrases]
+        """The normalised phrases of an intent (for recogniser grammars); a detector intent's
+        are its detector's words, so a grammar-limited recogniser can still hear a story."""
+        intent = self._intents[name]
+        words = [phrase.text for phrase in intent.phrases]
+        if intent.detector is not None:
+            words += [normalize(word, self.language) for word in intent.detector.vocabulary()]
+        return words

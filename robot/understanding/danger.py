@@ -166,6 +166,13 @@ class DangerDetector:
         self._m = {name: _Matcher(getattr(words, name), language, by_sound=name in _BY_SOUND)
                    for name in DangerWords.model_fields if name != "doing_window"}
 
+    def vocabulary(self) -> list[str]:
+        """Every word of the lexicon (not its patterns): what a recogniser limited to a
+        grammar (Vosk) must be able to hear for the detector to work."""
+        words = {word.replace("*", "") for name in DangerWords.model_fields if name != "doing_window"
+                 for word in getattr(self.words, name).words}
+        return sorted(word for word in words if word)
+
     def detect(self, text: str) -> Danger | None:
         """The first sign of danger in an utterance, or None."""
         found = self._by_rules(text)

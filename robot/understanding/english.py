@@ -21,7 +21,7 @@ _IRREGULAR = {
     "kept": "keep", "met": "meet", "spoke": "speak", "spoken": "speak", "spent": "spend", "withdrew": "withdraw",
     "withdrawn": "withdraw", "drew": "draw", "brought": "bring", "thought": "think", "wrote": "write",
     "written": "write", "asked": "ask", "has": "have", "had": "have", "was": "be", "were": "be", "is": "be",
-    "are": "be", "am": "be", "been": "be", "being": "be", "read": "read", "understood": "understand",
+    "are": "be", "am": "be", "been": "be", "being": "be", "read": "read", "understood": "understand", "noted": "note",
 }
 _KEEP = frozenset({"this", "his", "yes", "us", "bus", "plus", "is", "was", "has", "does", "always", "news", "series"})
 _DOUBLE_OK = frozenset("lsz")

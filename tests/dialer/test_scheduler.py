@@ -92,6 +92,19 @@ async def test_unanswered_calls_are_retried_then_escalated(harness, risk, delays
     assert view["escalation"]["reason"] == "unanswered"
 
 
+@pytest.mark.parametrize(("risk", "escalated"), [("medium", True), ("low", False)])
+async def test_a_callee_who_hung_up_is_called_back_by_an_officer_when_the_risk_is_medium(harness, risk, escalated):
+    # Hanging up is not refusing: a medium-risk warning goes to an officer at once, and the
+    # robot keeps trying; a low-risk one is only tried again.
+    h = await harness()
+    await h.submit({"id": "W", "phone": phone(1), "risk": risk})
+    [job] = await h.tick()
+    await h.end(job, "hung_up")
+    view = await h.warning("W")
+    assert view["status"] == "queued"
+    assert (view["escalation"]["reason"] if view["escalation"] else None) == ("hung_up" if escalated else None)
+
+
 async def test_an_invalid_number_is_escalated_and_not_called_again(harness):
     h = await harness()
     await h.submit({"id": "W", "phone": phone(1)})
