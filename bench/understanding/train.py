@@ -24,7 +24,7 @@ from robot.understanding.evaluation import Label, load_items  # noqa: E402
 from robot.understanding.lexicon import language_words  # noqa: E402
 from robot.understanding.turns import TurnTaking  # noqa: E402
 
-DEVELOPMENT_SETS = ("dev.yaml", "dev2.yaml", "dev3.yaml", "dev4.yaml", "dev5.yaml")
+DEVELOPMENT_SETS = ("dev.yaml", "dev2.yaml", "dev3.yaml", "dev4.yaml", "dev5.yaml", "dev6.yaml")
 HELD_OUT = "heldout.yaml"
 MAX_FALSE_ALARMS = 0.01
 SHORT_UNITS = 2

@@ -52,6 +52,10 @@ DEFAULT_GIVE_UP = {
 }
 
 
+NO_ANSWERS = ("没有", "no")
+"""How a "no" is said, to find the intent a state's "no" goes to."""
+
+
 def intent_trigger(intent: str) -> str:
     return f"intent:{intent}"
 
@@ -391,6 +395,8 @@ class DialogEngine:
             match = self.matcher.match_text(
                 text, state_intents, alternatives=alternatives, tolerant=urgent, first_clause_first=True
             )
+        if match is None and self._asks_yes_no() and self.matcher.cleared(text):
+            match = self._explained_away(text, candidates[len(self._global_intents) :])
         if match is None and self.turn_taking.turn_units(text) > 0:
             self._not_understood = text
         await self._act_on(match, phrase=text)
@@ -410,6 +416,16 @@ class DialogEngine:
             if not self.matcher.cleared(text):
                 return match
             candidates.remove(match.intent)
+
+    def _explained_away(self, text: str, state_intents: list[str]) -> Match | None:
+        """Asked whether something happened, the callee explained it as their own business
+        or as dealt with ("给女儿转了生活费，视频过的", "they called but I hung up"): that is
+        the state's "no"."""
+        for word in NO_ANSWERS:
+            found = self.matcher.match_text(word, state_intents)
+            if found is not None:
+                return Match(found.intent, text, MatchMethod.DETECTOR)
+        return None
 
     def _asks_yes_no(self) -> bool:
         return self.script.states[self.state].question is QuestionKind.YES_NO

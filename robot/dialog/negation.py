@@ -14,7 +14,9 @@ import re
 from .normalize import Clause
 
 _ZH_NEGATIONS = ("没有", "没", "不是", "不", "未", "别", "从未", "并未", "无", "冇", "莫得", "没得", "唔", "哪有", "哪来", "哪能",
-                 "怎么可能")
+                 "怎么可能",
+                 # hypothetical: "要是有人让我转钱，我就打96110" asserts nothing happened
+                 "要是", "如果", "假如", "万一", "再有人", "要有人")
 # "Nobody" negates the whole clause: "没有人找我借钱" stays negated past the "我".
 _ZH_NOBODY = ("没有人", "没人", "没有谁", "冇人", "没得人", "没有熟人", "没熟人", "没有朋友", "没有领导", "没有客服",
               "没有警察", "没有老师", "没有亲戚", "没有同学", "没有陌生人", "没有什么人", "没什么人")
@@ -28,7 +30,8 @@ _ZH_OBJECT_MARKERS = ("让", "叫", "要", "给", "帮", "跟", "和", "替", "�
 # A conjunction, or 了 closing the negated verb ("我不借了，答应你"), ends the negation's scope.
 _ZH_CONJUNCTIONS = ("就", "所以", "因为", "而且", "还是", "结果", "说是", "了")
 _ZH_NEGATION_SCOPE_CHARS = 8
-_EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "neither", "nor", "without", "none"})
+_EN_NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "neither", "nor", "without", "none",
+                           "whoever", "anybody", "anyone"})  # "anybody asks me for a gift card, I hang up"
 _EN_SCOPE_BREAKERS = frozenset({"i", "it", "he", "she", "they", "we", "and", "because", "so", "then", "that", "which", "until"})
 _EN_NEGATION_SCOPE_WORDS = 8
 
@@ -101,4 +104,7 @@ def asked_about(clause: Clause, start: int, end: int) -> bool:
         before = " ".join(clause.tokens[:start])
         after = " ".join(clause.tokens[end:])
         return bool(_EN_ASKING_BEFORE.search(before + " " if before else "")) or bool(_EN_ASKING_AFTER.match(after))
-    return bool(_ZH_ASKING_AFTER.match(clause.text[end:])) or bool(_ZH_ASKING_BEFORE.search(clause.text[:start]))
+    after = _ZH_ASKING_AFTER.match(clause.text[end:])
+    if after and after.group(0) in ("啥", "什么") and any(cue in clause.text[:start] for cue in ("没", "不")):
+        after = None  # "没人让我下载什么": 什么 is "anything" here, not a question
+    return bool(after) or bool(_ZH_ASKING_BEFORE.search(clause.text[:start]))

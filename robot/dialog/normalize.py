@@ -130,12 +130,13 @@ _HOMOPHONES = frozenset(
 
 def homophone(heard: str, written: str) -> bool:
     """Whether `heard` (same pinyin as `written`) may stand for it: for two characters each
-    difference must be a known recogniser confusion; longer words need one character as written
-    (保正金 = 保证金, but the 点复 of 有点复杂 is not 垫付)."""
+    difference must be a known recogniser confusion; longer words may differ in one other
+    character (保正金 = 保证金, but the 点复 of 有点复杂 is not 垫付, nor 知道我 指导我)."""
     pairs = list(zip(heard, written, strict=False))
+    unknown = [(a, b) for a, b in pairs if a != b and frozenset((a, b)) not in _HOMOPHONES]
     if len(written) <= 2:
-        return all(a == b or frozenset((a, b)) in _HOMOPHONES for a, b in pairs)
-    return any(a == b for a, b in pairs)
+        return not unknown
+    return len(unknown) <= 1 and any(a == b for a, b in pairs)
 
 
 def to_pinyin(text: str) -> list[str]:

@@ -74,6 +74,7 @@ class DangerWords(BaseModel):
     doing: _Terms = _Terms()
     done: _Terms = _Terms()
     resolved: _Terms = _Terms()
+    refused: _Terms = _Terms()
     benign: _Terms = _Terms()
     """The callee's own legitimate business (to family confirmed face to face, official
     channels, their own bills) or knowledge ("我知道那是骗局"). Clears everything but coaching
@@ -89,6 +90,27 @@ class Span:
     start: int
     end: int
     """Token positions in the clause (characters for Chinese)."""
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a sentence says about itself."""
+
+    handled: bool
+    """Reported, hung up, blocked, nothing pending: clears its threats, strong words and
+    instructions."""
+    refused: bool
+    """"我没转" / "I never sent it", nothing pending: clears the instructions it answers."""
+    benign: bool
+    """The callee's own legitimate business, or knowledge: clears all but coaching and a
+    fraudster on the line."""
+
+    @property
+    def explains(self) -> bool:
+        return self.handled or self.refused or self.benign
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[a-z]\.)\s")
 
 
 @dataclass(frozen=True)
@@ -181,60 +203,68 @@ class DangerDetector:
         return found
 
     def _by_rules(self, text: str) -> Danger | None:
-        parts = clauses(text, self.language)
-        if not parts:
-            return None
-        dealt_with, benign = self._context(parts)
-        asked_before = False
-        for clause in parts:
-            found = self._in_clause(clause, dealt_with, benign, asked_before)
-            if found is not None:
-                return found
-            asked_before = bool(self._live(clause, "asks"))
+        for sentence in self._sentences(text):
+            context = self._context(sentence)
+            asked_before = False
+            for clause in sentence:
+                found = self._in_clause(clause, context, asked_before)
+                if found is not None:
+                    return found
+                asked_before = bool(self._live(clause, "asks"))
         return None
 
     def cleared(self, text: str) -> bool:
         """True if the callee explains what they said as dealt with or their own legitimate
         business ("我给我妈转了两千，当面问过的", "I hung up on them") and nothing in it is
         danger: a script's urgent phrase in it ("转了") need not escalate."""
-        parts = clauses(text, self.language)
-        dealt_with, benign = self._context(parts)
-        return (dealt_with or benign) and self.detect(text) is None
+        explained = any(self._context(sentence).explains for sentence in self._sentences(text))
+        return explained and self.detect(text) is None
 
-    def _context(self, parts: list[Clause]) -> tuple[bool, bool]:
-        """(dealt with: refused or reported, nothing pending; the callee's own business)."""
-        resolved = any(self._live(clause, "resolved") for clause in parts)
-        pending = any(self._live(clause, "pending") for clause in parts)
-        benign = any(next(self._m["benign"].spans(clause), None) for clause in parts)
-        return resolved and not pending, benign
+    def _sentences(self, text: str) -> list[list[Clause]]:
+        """The utterance's sentences, each as its clauses: what clears one sentence ("国债是在
+        柜台买的。") says nothing of the next ("就是还有个老师的群，他让我…")."""
+        found = [clauses(part, self.language) for part in _SENTENCE_END.split(text)]
+        return [sentence for sentence in found if sentence]
 
-    def _in_clause(self, clause: Clause, dealt_with: bool, benign: bool, asked_before: bool) -> Danger | None:
-        if not benign and not dealt_with:
+    def _context(self, sentence: list[Clause]) -> _Context:
+        pending = any(self._live(clause, "pending") for clause in sentence)
+        return _Context(
+            handled=not pending and any(self._live(clause, "resolved") for clause in sentence),
+            refused=not pending and any(self._live(clause, "refused") for clause in sentence),
+            benign=any(next(self._m["benign"].spans(clause), None) for clause in sentence),
+        )
+
+    def _in_clause(self, clause: Clause, context: _Context, asked_before: bool) -> Danger | None:
+        if not context.benign and not context.handled:
             for span in self._live(clause, "strong"):
                 return self._danger(clause, span, "strong")
         for span in self._m["coaching"].spans(clause):  # carries its own negation: 别告诉
             return self._danger(clause, span, "coaching")
         for span in self._live(clause, "ongoing"):
             return self._danger(clause, span, "ongoing")
-        if benign:
+        if context.benign:
             return None
-        if not dealt_with:
+        if not context.handled:
             for span in self._live(clause, "threats"):
                 return self._danger(clause, span, "threat")
         asks = self._live(clause, "asks")
+        instructed = not (context.handled or context.refused) and (asked_before or bool(asks))
+
+        def asked(span: Span) -> bool:
+            return instructed and (asked_before or any(ask.start <= span.start for ask in asks))
+
         for span in self._live(clause, "acts"):
             if self._doing(clause, span):
                 return self._danger(clause, span, "doing")
-            if not dealt_with and (asked_before or any(ask.start <= span.start for ask in asks)):
+            if asked(span):
                 return self._danger(clause, span, "asked")
-        if not dealt_with and (asked_before or asks):
-            for span in self._live(clause, "setup"):
-                if asked_before or any(ask.start <= span.start for ask in asks):
-                    return self._danger(clause, span, "asked")
+        for span in self._live(clause, "setup"):
+            if asked(span):
+                return self._danger(clause, span, "asked")
         credentials = self._live(clause, "credentials")
         if credentials and self._live(clause, "handover"):
             return self._danger(clause, credentials[0], "handed_over")
-        if credentials and not dealt_with and (asked_before or asks):
+        if credentials and asked(credentials[0]):
             return self._danger(clause, credentials[0], "asked")
         return None
 
