@@ -102,9 +102,9 @@ def asked_about(clause: Clause, start: int, end: int) -> bool:
         return True
     if clause.language.spaced:
         before = " ".join(clause.tokens[:start])
-        after = " ".join(clause.tokens[end:])
-        return bool(_EN_ASKING_BEFORE.search(before + " " if before else "")) or bool(_EN_ASKING_AFTER.match(after))
+        following = " ".join(clause.tokens[end:])
+        return bool(_EN_ASKING_BEFORE.search(before + " " if before else "")) or bool(_EN_ASKING_AFTER.match(following))
     after = _ZH_ASKING_AFTER.match(clause.text[end:])
     if after and after.group(0) in ("啥", "什么") and any(cue in clause.text[:start] for cue in ("没", "不")):
-        after = None  # "没人让我下载什么": 什么 is "anything" here, not a question
+        return False  # "没人让我下载什么": 什么 is "anything" here, not a question
     return bool(after) or bool(_ZH_ASKING_BEFORE.search(clause.text[:start]))
