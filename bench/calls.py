@@ -193,11 +193,23 @@ class Daemon:
         self.log.close()
 
 
+def short_answer_names(texts: dict[str, str], language: str) -> set[str]:
+    """The utterances the robot takes for complete short answers (and answers sooner)."""
+    from robot.dialog.const import Language
+    from robot.understanding.lexicon import language_words
+    from robot.understanding.turns import Ending, TurnTaking
+
+    turns = TurnTaking(language_words(Language(language)), Language(language))
+    return {name for name, text in texts.items() if turns.ending(text) is Ending.SHORT_ANSWER}
+
+
 async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, Any]], workdir: Path, *,
                    human_queue: bool = False, engine: str = "pocketsphinx", per_worker: int = 4) -> dict[str, Any]:
     # Calls are answered 0.5 to 8 s after they ring (a fixed pseudo-random spread), so that
     # callees do not all speak in the same instant, as real ones do not.
     peer = BenchPeer(persona, audio, answer_delays=[0.5 + (n * 7.919) % 7.5 for n in range(calls)])
+    short_answers = (short_answer_names(UTTERANCES, "en-US") if engine == "pocketsphinx"
+                     else short_answer_names(KOREAN, "ko-KR"))
     peer_port = await peer.start()
     workers = max(1, math.ceil(calls / per_worker))
     daemon = Daemon(workdir, peer_port, workers, human_queue, engine, per_worker)
@@ -228,6 +240,10 @@ async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, An
         await peer.stop()
     stats = peer.finished
     latencies = [x for s in stats for x in s.response_latencies]
+    by_kind: dict[str, list[float]] = {"short_answer": [], "other": []}
+    for s in stats:
+        for name, seconds in s.response_by_utterance:
+            by_kind["short_answer" if name in short_answers else "other"].append(seconds)
     received = sum(s.received for s in stats)
     frames_in = metric(metrics, "robot_audio_frames_received_total")
     return {
@@ -235,6 +251,10 @@ async def run_load(calls: int, audio: dict[str, Any], persona: list[dict[str, An
         "steady_window_seconds": round(window, 1),
         "response_latency": {"samples": len(latencies), "p50": round(percentile(latencies, 0.5), 3),
                              "p95": round(percentile(latencies, 0.95), 3)},
+        "response_latency_by_turn": {kind: {"samples": len(values), "p50": round(percentile(values, 0.5), 3),
+                                            "p95": round(percentile(values, 0.95), 3)} for kind, values in by_kind.items()},
+        "cut_offs": sum(len(s.cut_offs) for s in stats),
+        "turns_said": sum(len(s.response_by_utterance) for s in stats),
         "urgent_stop_seconds": [round(x, 3) for s in stats for x in s.stop_after_urgent],
         "robot_to_callee": {"packets": received, "lost": sum(s.lost for s in stats), "late": sum(s.late for s in stats),
                             "bad_percent": round(100 * (sum(s.lost for s in stats) + sum(s.late for s in stats)) / max(1, received), 3)},
@@ -289,11 +309,15 @@ def run() -> None:
     out = REPO / "bench" / "results" / f"calls-{args.engine}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print("| calls | workers | response p50 / p95 | robot->callee lost+late | callee->robot gaps+late | CPU per call | RSS per call |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| calls | workers | response p50 / p95 | short answers p50 / p95 | other turns p50 / p95 | cut-offs | "
+          "robot->callee lost+late | callee->robot gaps+late | CPU per call | RSS per call |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for load in results["loads"]:
         latency = load["response_latency"]
+        short, other = load["response_latency_by_turn"]["short_answer"], load["response_latency_by_turn"]["other"]
         print(f"| {load['calls']} | {load['workers']} | {latency['p50'] * 1000:.0f} / {latency['p95'] * 1000:.0f} ms | "
+              f"{short['p50'] * 1000:.0f} / {short['p95'] * 1000:.0f} ms | {other['p50'] * 1000:.0f} / {other['p95'] * 1000:.0f} ms | "
+              f"{load['cut_offs']} of {load['turns_said']} | "
               f"{load['robot_to_callee']['bad_percent']} % | {load['callee_to_robot']['bad_percent']} % | "
               f"{load['cpu_percent_per_call']} % | {load['rss_mb_per_call']} MB |")
     print(f"(written to {out})")

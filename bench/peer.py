@@ -61,6 +61,10 @@ class CallStats:
     answered: float = 0.0
     ended: float = 0.0
     response_latencies: list[float] = field(default_factory=list)
+    response_by_utterance: list[tuple[str, float]] = field(default_factory=list)
+    """(utterance name, seconds from its end to the robot's voice)."""
+    cut_offs: list[str] = field(default_factory=list)
+    """Utterances the robot started talking over before they ended (an endpoint too early)."""
     stop_after_urgent: list[float] = field(default_factory=list)
     urgent_phrase_ended: list[float] = field(default_factory=list)
     received: int = 0
@@ -198,10 +202,14 @@ class PeerCall:
                 await self.robot_voiced_after(time.monotonic() - 0.1, 60)
                 await self.robot_quiet_for(step["wait_for_robot_turn"], 120)
             elif "say" in step:
+                started = time.monotonic()
                 ended = await self.say(step["say"])
+                if any(voiced and started + 0.2 < at < ended for at, voiced in self.robot_voice):
+                    stats.cut_offs.append(step["say"])
                 if await self.robot_voiced_after(ended, 10):
                     first = next((at for at, voiced in self.robot_voice if voiced and at > ended), self.last_voiced_at)
                     stats.response_latencies.append(first - ended)
+                    stats.response_by_utterance.append((step["say"], first - ended))
             elif "say_over_robot" in step:
                 await self.robot_voiced_after(time.monotonic() - 0.1, 60)
                 await self.pause(step.get("after_seconds", 1.0))

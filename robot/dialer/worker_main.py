@@ -25,7 +25,7 @@ from typing import Any
 import uvloop
 
 from ..dialog.events import DialogEvent, EscalationRequested
-from ..dialog.matcher import IntentMatcher
+from ..dialog.matcher import matcher_for
 from ..dialog.schema import Script
 from ..sip.config import load_sip_config
 from ..sip.worker import CallWorker
@@ -107,7 +107,7 @@ async def main_async(args: argparse.Namespace) -> int:
         await speech.prompts(version.script.meta.voice).render_all(script_sentences(version.script))
         # ... and the understanding (lexicons, classifier, the English pronouncing dictionary):
         # loaded now, not on the event loop in the middle of a first call.
-        IntentMatcher(version.script.intents, version.script.meta.language)
+        matcher_for(version.script)
     sock = socket.socket(fileno=args.fd)
     reader, writer = await asyncio.open_connection(sock=sock)
     languages = tuple(library.languages())

@@ -37,7 +37,7 @@ from .events import (
     Say,
     StateEntered,
 )
-from .matcher import IntentMatcher, Match, MatchMethod
+from .matcher import IntentMatcher, Match, MatchMethod, matcher_for
 from .normalize import split_sentences, tidy_prompt
 from .schema import Action, Escalate, Reprompt, Script, State
 
@@ -85,7 +85,7 @@ class DialogEngine:
                 f"(declared: {', '.join(script.variables) or 'none'})",
             )
         self.script = script
-        self.matcher = matcher or IntentMatcher(script.intents, script.meta.language)
+        self.matcher = matcher or matcher_for(script)
         self.turn_taking: TurnTaking = turn_taking_for(script)
         self.variables: dict[str, str] = {**script.variable_defaults(), **(variables or {})}
         self.events: list[DialogEvent] = []

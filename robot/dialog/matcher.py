@@ -22,7 +22,7 @@ from ..understanding.lexicon import Vocabulary, language_words
 from .const import Detector, Language
 from .negation import asked_about, negated, negated_after
 from .normalize import Clause, clauses, homophone, is_cjk, normalize, to_pinyin
-from .schema import Intent
+from .schema import Intent, Script
 
 _MIN_PINYIN_PHRASE_CHARS = 2  # one syllable has too many homophones to match on sound
 
@@ -105,10 +105,13 @@ class _CompiledIntent:
 
     def _phrase_spans(self, phrase: _Phrase, clause: Clause) -> Iterator[tuple[int, int, MatchMethod]]:
         """Token spans where the phrase occurs: exact first, then by sound."""
-        heard = clause.stems if self.language is Language.EN_US else clause.tokens
-        exact = list(_subsequences(heard, phrase.tokens, wildcard=self.language.spaced, raw=clause.tokens))
+        if not self.language.spaced and phrase.text not in clause.text:
+            exact: list[tuple[int, int]] = []  # the common case, found in C: not there as written
+        else:
+            heard = clause.stems if self.language is Language.EN_US else clause.tokens
+            exact = list(_subsequences(heard, phrase.tokens, wildcard=self.language.spaced, raw=clause.tokens))
         yield from ((start, end, MatchMethod.PHRASE) for start, end in exact)
-        if phrase.pinyin and not exact:
+        if phrase.pinyin and not exact and f" {' '.join(phrase.pinyin)} " in clause.spaced_pinyin:
             for start, end in _subsequences(clause.pinyin, phrase.pinyin, wildcard=False):
                 if homophone(clause.text[start:end], phrase.text):
                     yield start, end, MatchMethod.PINYIN
@@ -192,6 +195,7 @@ class IntentMatcher:
     def __init__(self, intents: dict[str, Intent], language: Language) -> None:
         self.language = language
         self._intents = {name: _CompiledIntent(name, intent, language) for name, intent in intents.items()}
+        self._phrases: dict[str, list[str]] = {}
 
     def match_text(
         self,
@@ -247,8 +251,25 @@ class IntentMatcher:
     def phrases(self, name: str) -> list[str]:
         """The normalised phrases of an intent (for recogniser grammars); a detector intent's
         are its detector's words, so a grammar-limited recogniser can still hear a story."""
-        intent = self._intents[name]
-        words = [phrase.text for phrase in intent.phrases]
-        if intent.detector is not None:
-            words += [normalize(word, self.language) for word in intent.detector.vocabulary()]
-        return words
+        found = self._phrases.get(name)
+        if found is None:
+            intent = self._intents[name]
+            found = [phrase.text for phrase in intent.phrases]
+            if intent.detector is not None:
+                found += [normalize(word, self.language) for word in intent.detector.vocabulary()]
+            self._phrases[name] = found
+        return found
+
+
+_FOR_SCRIPT: dict[int, tuple[object, IntentMatcher]] = {}
+
+
+def matcher_for(script: Script) -> IntentMatcher:
+    """One matcher per loaded script, shared by its calls: compiling a Chinese script's phrases
+    (pinyin of every one) takes about a tenth of a second, too long for the call worker's
+    event loop at every call start. Matchers keep no per-call state."""
+    found = _FOR_SCRIPT.get(id(script))
+    if found is None or found[0] is not script:
+        found = (script, IntentMatcher(script.intents, script.meta.language))
+        _FOR_SCRIPT[id(script)] = found
+    return found[1]

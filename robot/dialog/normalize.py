@@ -95,6 +95,11 @@ class Clause:
         return [stem(token) for token in self.tokens]
 
     @cached_property
+    def spaced_pinyin(self) -> str:
+        """The syllables joined by spaces, padded: a quick "is this word here by sound?"."""
+        return f" {' '.join(self.pinyin)} "
+
+    @cached_property
     def pinyin(self) -> list[str]:
         """One toneless syllable per character of `text` (Chinese only)."""
         return to_pinyin(self.text)

@@ -217,7 +217,7 @@ class Listen(_Model):
         "that are not backchannels (嗯, 对, uh-huh) have been recognised",
     )
     barge_in_min_seconds: float = Field(
-        default=1.0,
+        default=0.8,
         gt=0,
         le=10,
         description="... or once it has lasted this long, unless all that was recognised is backchannel",

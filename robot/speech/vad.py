@@ -70,8 +70,9 @@ class EndpointSettings:
     """Continuous speech needed before it counts (filters clicks and line noise)."""
     end_silence_seconds: float = 0.55
     """Trailing silence that ends an utterance."""
-    short_answer_end_silence_seconds: float = 0.3
-    """... after a complete short answer (是 / 没有 / yes / no): answered sooner."""
+    short_answer_end_silence_seconds: float = 0.35
+    """... after a complete short answer (是 / 没有 / yes / no): answered sooner. A comma after
+    "No," lasts up to 0.3 s in Piper's speech (measured), so not less: the rest would be cut off."""
     trailing_end_silence_seconds: float = 1.2
     """... after words that trail off (然后… / and…) or a lone filler ("oh", 喂): more is coming."""
     max_utterance_seconds: float = 15.0

@@ -27,7 +27,7 @@ also match by toneless pinyin, so recogniser homophones (验正码, 保正金, �
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
@@ -123,50 +123,87 @@ class Danger:
 
 class _Matcher:
     """Finds one category's words and patterns in a clause; English words of several words
-    also by sound when `by_sound` ("very vacation code" for "verification code")."""
+    also by sound when `by_sound` ("very vacation code" for "verification code"). Words are
+    indexed by their first character (Chinese), syllable (pinyin) or word (English), so a
+    clause is scanned once, not once per word: this runs on every partial result of a call."""
+
+    _CACHE_SIZE = 4096
 
     def __init__(self, terms: _Terms, language: Language, *, by_sound: bool = False) -> None:
         self.language = language
         self.sound: list[SoundMatcher] = []
         self.patterns = [re.compile(pattern) for pattern in terms.patterns]
-        self.words: list[tuple[tuple[str, ...], tuple[str, ...] | None]] = []
+        self._first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        self._wild_first: list[tuple[str, ...]] = []
+        self._syllable: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         for word in terms.words:
             text = normalize(word, language)
             if language.spaced:
                 tokens = tuple(part if part.endswith("*") else stem(part) for part in text.split())
-                self.words.append((tokens, None))
+                if tokens and tokens[0].endswith("*"):
+                    self._wild_first.append(tokens)
+                elif tokens:
+                    self._first[tokens[0]].append(tokens)
                 if by_sound and language is Language.EN_US and "*" not in text:
                     sound = SoundMatcher(text.split())
                     if sound.usable:
                         self.sound.append(sound)
-            else:
-                pinyin = tuple(to_pinyin(text)) if is_cjk(text) and len(text) >= _MIN_PINYIN_CHARS else None
-                self.words.append((tuple(text), pinyin))
+            elif text:
+                self._first[text[0]].append((text,))
+                if is_cjk(text) and len(text) >= _MIN_PINYIN_CHARS:
+                    pinyin = tuple(to_pinyin(text))
+                    self._syllable[pinyin[0]].append((text, pinyin))
+        self._cache: dict[Clause, list[Span]] = {}
 
-    def spans(self, clause: Clause) -> Iterator[Span]:
-        heard = clause.stems if self.language is Language.EN_US else clause.tokens
-        raw = clause.tokens
-        for word, pinyin in self.words:
-            found = False
-            for start in range(len(heard) - len(word) + 1):
-                if all(_same(heard[start + i], raw[start + i], part) for i, part in enumerate(word)):
-                    found = True
-                    yield Span(start, start + len(word))
-            if pinyin and not found:
+    def spans(self, clause: Clause) -> list[Span]:
+        found = self._cache.get(clause)
+        if found is None:
+            if len(self._cache) >= self._CACHE_SIZE:
+                self._cache.clear()
+            found = self._cache[clause] = self._spans(clause)
+        return found
+
+    def _spans(self, clause: Clause) -> list[Span]:
+        found: list[Span] = []
+        if self.language.spaced:
+            heard = clause.stems if self.language is Language.EN_US else clause.tokens
+            raw = clause.tokens
+            for start, first in enumerate(heard):
+                for word in [*self._first.get(first, ()), *self._wild_first]:
+                    end = start + len(word)
+                    if end <= len(heard) and all(_same(heard[start + i], raw[start + i], part) for i, part in enumerate(word)):
+                        found.append(Span(start, end))
+        else:
+            text = clause.text
+            exact: set[str] = set()
+            for start, char in enumerate(text):
+                for (word,) in self._first.get(char, ()):
+                    if text.startswith(word, start):
+                        exact.add(word)
+                        found.append(Span(start, start + len(word)))
+            if self._syllable:
                 syllables = clause.pinyin
-                for start in range(len(syllables) - len(pinyin) + 1):
-                    if tuple(syllables[start : start + len(pinyin)]) == pinyin and homophone(
-                        "".join(raw[start : start + len(word)]), "".join(word)
-                    ):
-                        yield Span(start, start + len(pinyin))
+                for start, syllable in enumerate(syllables):
+                    for word, pinyin in self._syllable.get(syllable, ()):
+                        end = start + len(pinyin)
+                        if (word not in exact and tuple(syllables[start:end]) == pinyin
+                                and homophone(text[start:end], word)):
+                            found.append(Span(start, end))
         for pattern in self.patterns:
             for match in pattern.finditer(clause.text):
                 if match.group(0):
-                    yield Span(self._index(clause, match.start()), self._index(clause, match.end()))
+                    found.append(Span(self._index(clause, match.start()), self._index(clause, match.end())))
         for sound in self.sound:
-            span = sound.find(raw)
+            span = sound.find(clause.tokens)
             if span is not None:
-                yield Span(*span)
+                found.append(Span(*span))
+        return found
+
+    def words(self) -> list[str]:
+        """The literal words (for recogniser grammars)."""
+        if self.language.spaced:
+            return [" ".join(w) for words in (*self._first.values(), self._wild_first) for w in words]
+        return [word for words in self._first.values() for (word,) in words]
 
     def _index(self, clause: Clause, char_index: int) -> int:
         if self.language.spaced:
@@ -231,7 +268,7 @@ class DangerDetector:
         return _Context(
             handled=not pending and any(self._live(clause, "resolved") for clause in sentence),
             refused=not pending and any(self._live(clause, "refused") for clause in sentence),
-            benign=any(next(self._m["benign"].spans(clause), None) for clause in sentence),
+            benign=any(self._m["benign"].spans(clause) for clause in sentence),
         )
 
     def _in_clause(self, clause: Clause, context: _Context, asked_before: bool) -> Danger | None:

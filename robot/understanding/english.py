@@ -95,8 +95,18 @@ def pronunciations() -> dict[str, tuple[str, ...]]:
     return table
 
 
-def phonemes(words: Sequence[str]) -> tuple[str, ...] | None:
-    """The words' phonemes in a row, or None if one of them is not in the dictionary."""
+MIN_SHARED_BIGRAMS = 0.3
+"""A window sharing fewer phoneme pairs with the phrase is not compared at all (measured: the
+edit distance on every window cost 10 ms per English partial result)."""
+
+
+@lru_cache(maxsize=8192)
+def _bigrams(sounds: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    return frozenset(zip(sounds, sounds[1:], strict=False))
+
+
+@lru_cache(maxsize=8192)
+def _phonemes(words: tuple[str, ...]) -> tuple[str, ...] | None:
     table = pronunciations()
     out: list[str] = []
     for word in words:
@@ -105,6 +115,11 @@ def phonemes(words: Sequence[str]) -> tuple[str, ...] | None:
             return None
         out += found
     return tuple(out)
+
+
+def phonemes(words: Sequence[str]) -> tuple[str, ...] | None:
+    """The words' phonemes in a row, or None if one of them is not in the dictionary."""
+    return _phonemes(tuple(words))
 
 
 def distance(a: Sequence[str], b: Sequence[str]) -> float:
@@ -132,6 +147,7 @@ class SoundMatcher:
     def __init__(self, phrase_words: Sequence[str]) -> None:
         self.words = tuple(phrase_words)
         self.phonemes = phonemes(self.words) if len(self.words) >= 2 else None
+        self._bigrams = _bigrams(self.phonemes) if self.phonemes else frozenset()
 
     @property
     def usable(self) -> bool:
@@ -151,6 +167,8 @@ class SoundMatcher:
                 sounds = phonemes(window)
                 if sounds is None or abs(len(sounds) - len(self.phonemes)) > 2:
                     continue
+                if len(self._bigrams & _bigrams(sounds)) < MIN_SHARED_BIGRAMS * len(self._bigrams):
+                    continue  # nothing like it: no need for the edit distance
                 ratio = distance(self.phonemes, sounds) / len(self.phonemes)
                 if ratio <= MAX_DISTANCE_RATIO and (best is None or ratio < best[0]):
                     best = (ratio, start, start + length)

@@ -22,6 +22,7 @@ from ..clock import VirtualClock
 from ..dialog.const import EscalationReason
 from ..dialog.engine import DialogEngine
 from ..dialog.events import Backchannel, EscalationRequested, IntentMatched, NoMatch
+from ..dialog.matcher import IntentMatcher, matcher_for
 from ..dialog.schema import Script
 
 
@@ -110,16 +111,16 @@ def load_items(path: str | Path) -> list[Item]:
     return [Item.model_validate(entry) for entry in data]
 
 
-async def react(script: Script, item: Item) -> Outcome:
+async def react(script: Script, item: Item, matcher: IntentMatcher | None = None) -> Outcome:
     """Play one item into a fresh engine in its state; read the reaction as a label."""
-    found = await _react(script, item)
+    found = await _react(script, item, matcher)
     if found.got is not item.expect and reaction(script, item.state, found.got) == reaction(script, item.state, item.expect):
         return Outcome(item, found.got, found.detail, same_reaction=True)
     return found
 
 
-async def _react(script: Script, item: Item) -> Outcome:
-    engine = DialogEngine(script, clock=VirtualClock())
+async def _react(script: Script, item: Item, matcher: IntentMatcher | None) -> Outcome:
+    engine = DialogEngine(script, clock=VirtualClock(), matcher=matcher)
     await engine.start(at_state=item.state)
     seen = len(engine.events)
     if not item.over_prompt:
@@ -147,7 +148,8 @@ async def evaluate(items: Iterable[Item], scripts: Mapping[str, Script]) -> list
     for item in items:
         if item.script not in scripts:
             raise KeyError(f"item {item.id}: no script {item.script} (have {', '.join(sorted(scripts))})")
-        outcomes.append(await react(scripts[item.script], item))
+        script = scripts[item.script]
+        outcomes.append(await react(script, item, matcher_for(script)))
     return outcomes
 
 
@@ -160,7 +162,7 @@ class Report:
     def __post_init__(self) -> None:
         predicted = Counter(outcome.got for outcome in self.outcomes)
         expected = Counter(outcome.item.expect for outcome in self.outcomes)
-        right = Counter(outcome.got for outcome in self.outcomes if outcome.right)
+        right = Counter(outcome.got for outcome in self.outcomes if outcome.got is outcome.item.expect)
         self.per_label = {label: (right[label], predicted[label], expected[label])
                           for label in Label if predicted[label] or expected[label]}
 

@@ -48,7 +48,7 @@ async def test_urgent_phrase_interrupts_the_robot_before_the_utterance_ends(engl
     audio, start, end = phone_audio("They told me to keep it secret and I am really very scared.")
     await play(listener, audio)
     spotted = listener.first("urgent_spotted")
-    assert spotted is not None and "keep it secret" in spotted.text
+    assert spotted is not None and "keep it" in spotted.text  # the partial may not have "secret" yet: heard by sound
     assert spotted.at_seconds < end  # from a partial, before the callee even stopped talking
     assert interrupts and interrupts[0][1] in ("barge_in", "urgent")
     assert engine.outcome is Outcome.ESCALATED
@@ -58,7 +58,7 @@ async def test_urgent_phrase_interrupts_the_robot_before_the_utterance_ends(engl
 
 async def test_barge_in_and_a_normal_turn_with_a_scripted_recogniser(english, phone_audio):
     # Over the greeting, "yes speaking" is a turn: "speaking" is no backchannel. The robot stops
-    # once the callee has talked for the state's barge_in_min_seconds (1 s), not at the first
+    # once the callee has talked for the state's barge_in_min_seconds (0.8 s), not at the first
     # sound: a "yes" alone could have been only "I'm listening".
     stream = ScriptedStream({3: "yes", 30: "yes speaking"}, final="yes speaking")
     engine, listener, interrupts = await listener_for(english, ScriptedRecognizer(stream))
@@ -66,7 +66,7 @@ async def test_barge_in_and_a_normal_turn_with_a_scripted_recogniser(english, ph
     await play(listener, audio)
     assert interrupts[0][1] == "barge_in"
     speech_started = listener.first("speech_started").at_seconds
-    assert interrupts[0][0] == pytest.approx(speech_started + 1.0, abs=0.021)
+    assert interrupts[0][0] == pytest.approx(speech_started + 0.8, abs=0.021)
     assert engine.path == ["greet", "warning"]
     assert stream.grammars and "yes" in stream.grammars[0]  # the state's phrases became the grammar
     ended = listener.first("utterance_ended").at_seconds

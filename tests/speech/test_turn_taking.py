@@ -131,7 +131,7 @@ async def test_backchannels_that_stopped_the_robot_give_the_turn_back(phone_audi
     long_listening = np.concatenate([speech(phone_audio, "Uh-huh, okay, yeah, I see."), silence(1.0, TELEPHONE_RATE)])
     await call.play(np.concatenate([silence(0.5, TELEPHONE_RATE), long_listening]))
     started = call.listener.first("speech_started").at_seconds
-    assert call.interrupts and call.interrupts[0] == (pytest.approx(started + 1.0, abs=0.021), "barge_in")
+    assert call.interrupts and call.interrupts[0] == (pytest.approx(started + 0.8, abs=0.021), "barge_in")
     ended = call.listener.first("utterance_ended").at_seconds
     assert call.resumed == [pytest.approx(ended, abs=0.001)]
     assert call.engine.state == "warning" and call.engine.escalation is None
@@ -149,7 +149,7 @@ async def test_a_short_answer_ends_sooner_and_words_that_trail_off_wait_longer(p
     await normal.play(np.concatenate([speech(phone_audio, "I would like to think."), silence(2.0, TELEPHONE_RATE)]))
     assert [ending for ending, _ in short.listener.endings] == ["short_answer"]
     waited = {name: call.listener.endings[0][1] for name, call in (("short", short), ("trailing", trailing), ("normal", normal))}
-    assert waited == {"short": 0.3, "trailing": 1.2, "normal": 0.55}
+    assert waited == {"short": 0.35, "trailing": 1.2, "normal": 0.55}
     assert short.engine.path == ["check_contact", "advice"]
 
 
