@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,6 +19,9 @@ from pydantic import (
 )
 
 from ..dialog.loader import ScriptError, read_yaml, schema_problems
+from .peer_filter import uri_host
+
+HOST_NAME = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}")
 
 
 class _Model(BaseModel):
@@ -52,12 +57,41 @@ class Tls(_Model):
 
 class Transport(_Model):
     kind: TransportKind = TransportKind.UDP
-    bind_address: str = "0.0.0.0"
+    bind_address: str = Field(
+        description="The address of this server's interface that faces the trunk (required: 0.0.0.0 binds every "
+                    "interface and must be written out if that is really meant)",
+    )
     public_address: str = Field(default="", description="Address to advertise in SIP and SDP (NAT); empty: bind address")
     port: int = Field(default=5060, ge=0, le=65535, description="0 picks a free port")
     rtp_port_start: int = Field(default=40000, ge=0, le=65535, description="0 picks free ports")
     rtp_port_range: int = Field(default=2000, ge=0)
     tls: Tls = Tls()
+    allowed_peers: list[str] = Field(
+        default=[],
+        description="Addresses, networks (CIDR) or host names that may send SIP to the robot; anything else is dropped "
+                    "by the kernel. Empty: the hosts of dial_template, outbound_proxy, registration.registrar and "
+                    "human_queue_uri, resolved at start",
+    )
+
+    @field_validator("bind_address")
+    @classmethod
+    def _an_address(cls, address: str) -> str:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError as err:
+            raise ValueError(f"bind_address must be an IP address of this server, not {address!r}") from err
+        return address
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _peers(cls, peers: list[str]) -> list[str]:
+        for peer in peers:
+            try:
+                ipaddress.ip_network(peer, strict=False)
+            except ValueError:
+                if not HOST_NAME.fullmatch(peer):
+                    raise ValueError(f"allowed_peers: {peer!r} is neither an address, a network nor a host name") from None
+        return peers
 
     @model_validator(mode="after")
     def _tls_needs_a_ca(self) -> Transport:
@@ -101,7 +135,7 @@ class CallerId(_Model):
 
 
 class SipConfig(_Model):
-    transport: Transport = Transport()
+    transport: Transport
     registration: Registration | None = Field(default=None, description="Omit for an IP trunk (no registration)")
     outbound_proxy: str | None = Field(default=None, description="e.g. sip:10.0.0.5:5060;lr")
     dial_template: str = Field(description="e.g. sip:{phone}@trunk.example.cn:5060")
@@ -120,6 +154,15 @@ class SipConfig(_Model):
         if "{phone}" not in template:
             raise ValueError("dial_template must contain {phone}")
         return template
+
+    def sip_peers(self) -> list[str]:
+        """Who may send SIP to the robot: `transport.allowed_peers`, else the hosts it talks to."""
+        if self.transport.allowed_peers:
+            return list(self.transport.allowed_peers)
+        uris = [self.dial_template.replace("{phone}", "0"), self.outbound_proxy, self.human_queue_uri,
+                self.registration.registrar if self.registration else None]
+        hosts = [uri_host(uri) for uri in uris if uri]
+        return list(dict.fromkeys(host for host in hosts if host))
 
     def dial_uri(self, target: str) -> str:
         """A `sip:` URI is dialled as it is; anything else is a phone number for the template."""
