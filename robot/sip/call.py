@@ -121,6 +121,21 @@ class _SipCall(pj.Call):
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         self.session.thread.post(self.session._on_dtmf, prm.digit)
 
+    # The far end never makes the robot place or take a leg it did not decide on: pjsua would
+    # otherwise dial a REFER's Refer-To under the centre's caller ID (toll fraud) with a
+    # call nobody owns, accept an INVITE that Replaces this dialog, or follow a 3xx.
+
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:  # noqa: N802
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+        _LOGGER.warning("call %s: the far end asked for a transfer (REFER): declined", mask_phone(self.session.target))
+
+    def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:  # noqa: N802
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+        _LOGGER.warning("call %s: an INVITE with Replaces for this call: declined", mask_phone(self.session.target))
+
+    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:  # noqa: N802
+        return int(pj.PJSIP_REDIRECT_STOP)  # a 3xx ends the call with its status; nothing else is dialled
+
 
 class _OfficerCall(_SipCall):
     """The second leg of a live hand-off; no recording, no announcements."""
