@@ -23,8 +23,10 @@ from ..dialog.const import EscalationMode
 from ..dialog.engine import DialogEngine
 from ..dialog.events import DialogEvent, EscalationRequested, Say
 from ..dialog.schema import Script
+from ..private import private_file
 from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener
+from ..speech.prompts import script_sentences
 from ..speech.vad import SpeechGate, VoiceActivity, WebRtcSpeechDetector
 from .config import SipConfig
 from .endpoint import PjsuaThread, SipError
@@ -113,6 +115,7 @@ class _SipCall(pj.Call):
         self.port.createPort(f"rx{self.getId()}", audio_format())
         self.audio.startTransmit(self.port)
         if self.session.recording_path is not None and self.leg == "callee":
+            private_file(self.session.recording_path, truncate=True)  # 0600: pjmedia's writer would use the umask
             self.recorder = pj.AudioMediaRecorder()
             self.recorder.createRecorder(str(self.session.recording_path))
             self.audio.startTransmit(self.recorder)
@@ -220,7 +223,8 @@ class CallSession:
         fields = _Fields(self.variables, warning_id=self.warning_id)
         self.headers = {name: value.format_map(fields) for name, value in config.extra_headers.items()} | headers
         self.recording_path = recording_path
-        self.prompts = speech.prompts(script.meta.voice)
+        # Sentences with a citizen's name (or anything else not in the script) are never cached.
+        self.prompts = speech.prompts(script.meta.voice).for_call(script_sentences(script))
         self.speech = speech
         self.language = script.meta.language.value
         self.stream = speech.take_stream(self.language)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import TracebackType
 
 from ..dialog.events import DialogEvent
 from ..dialog.schema import Script
+from ..private import private_dir
 from ..speech.kit import SpeechKit
 from .call import CallResult, CallSession
 from .config import SipConfig
 from .endpoint import MAX_CALLS_PER_PROCESS, PjsuaThread
+
+RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class CallWorker:
@@ -89,8 +92,10 @@ class CallWorker:
                 await thread.run_in_thread(functools.partial(thread.allow_peer, uri))
         recording = None
         if self.config.recordings_dir is not None:
-            self.config.recordings_dir.mkdir(parents=True, exist_ok=True)
-            recording = Path(self.config.recordings_dir) / f"{recording_name or 'call'}.wav"
+            name = recording_name or "call"
+            if not RECORDING_NAME.fullmatch(name):  # never a path: the daemon names recordings by attempt number
+                raise ValueError(f"recording name {name!r} must be letters, digits, '-' or '_'")
+            recording = private_dir(self.config.recordings_dir) / f"{name}.wav"
         async with self._slots:
             session = CallSession(
                 thread, self.speech, self.config, script,

@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 
 from ..dialog.const import EscalationMode, RiskLevel
+from ..private import private_dir, private_file, tighten
 from .records import (
     Accepted,
     AttemptRecord,
@@ -176,7 +177,15 @@ class SqliteRepository(Repository):
         return self._db
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Warnings are personal data: the database (and SQLite's -wal and -shm files, which
+            # take its mode) is 0600, in a folder that is 0700 if the robot creates it.
+            private_dir(self.path.parent)
+            private_file(self.path)
+            for companion in ("-wal", "-shm"):
+                tighten(f"{self.path}{companion}")
+        except OSError as err:
+            raise StoreError(f"cannot create the database {self.path}: {err}") from err
         try:
             db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as err:

@@ -220,3 +220,29 @@ async def test_concurrent_writers_on_one_connection_take_turns(store):
                                   *(store.accept_warning(warning(f"X-{n}", f"+86139{n:08d}"), NOW) for n in range(40)))
     assert all(c is not None for c in claims[:40])
     assert len(await store.due_warnings(NOW, [RiskLevel.MEDIUM], 100)) == 40
+
+
+def mode(path) -> int:  # type: ignore[no-untyped-def]
+    return path.stat().st_mode & 0o777
+
+
+async def test_the_database_is_readable_by_the_robot_alone(tmp_path):
+    repository = SqliteRepository(tmp_path / "new" / "place" / "robot.db")
+    await repository.open()
+    try:
+        await repository.accept_warning(warning("W-1"), NOW)  # WAL and shared memory files now exist
+        folder = tmp_path / "new" / "place"
+        assert {p.name: mode(p) for p in folder.iterdir()} == {"robot.db": 0o600, "robot.db-wal": 0o600, "robot.db-shm": 0o600}
+        assert mode(folder) == mode(folder.parent) == 0o700
+    finally:
+        await repository.close()
+
+
+async def test_a_database_left_world_readable_by_an_older_release_is_tightened(tmp_path):
+    path = tmp_path / "robot.db"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    repository = SqliteRepository(path)
+    await repository.open()
+    await repository.close()
+    assert mode(path) == 0o600
