@@ -28,7 +28,7 @@ from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener
 from ..speech.prompts import script_sentences
 from ..speech.vad import SpeechGate, VoiceActivity, WebRtcSpeechDetector
-from .config import SipConfig
+from .config import SipConfig, header_problem
 from .endpoint import PjsuaThread, SipError
 from .handoff import call_back_text, whisper_text
 from .media import PromptPlayer, ReceivePort, audio_format
@@ -49,6 +49,18 @@ def mask_phone(target: str) -> str:
 
 LATE_BACKLOG_FRAMES = 5
 """A received frame still waiting after 100 ms counts as processed late."""
+
+
+def add_headers(parameters: pj.CallOpParam, headers: Mapping[str, str]) -> None:
+    """The one place SIP headers are built: each must be one well-formed header, whatever
+    filled it in (a warning id, a configured template), or the call is not placed."""
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem is not None:
+            raise SipError("sip_header", f"not dialled: {problem}")
+        header = pj.SipHeader()
+        header.hName, header.hValue = name, value
+        parameters.txOption.headers.append(header)
 
 
 class _Fields(dict[str, str]):
@@ -320,11 +332,7 @@ class CallSession:
         headers = dict(self.headers)
         if self.config.caller_id.p_asserted_identity:
             headers.setdefault("P-Asserted-Identity", self.config.caller_id.p_asserted_identity)
-        for name, value in headers.items():
-            header = pj.SipHeader()
-            header.hName = name
-            header.hValue = value
-            parameters.txOption.headers.append(header)
+        add_headers(parameters, headers)
         call.makeCall(self.uri, parameters)
 
     def _hangup(self) -> None:
@@ -491,10 +499,7 @@ class CallSession:
         self.thread.owned.add(call)
         self.officer_call = call
         parameters = pj.CallOpParam(True)
-        for name, value in {"X-Warning-Id": self.warning_id, "X-Robot-Handoff": "live"}.items():
-            header = pj.SipHeader()
-            header.hName, header.hValue = name, value
-            parameters.txOption.headers.append(header)
+        add_headers(parameters, {"X-Warning-Id": self.warning_id, "X-Robot-Handoff": "live"})
         call.makeCall(uri, parameters)
 
     def _bridge(self) -> bool:

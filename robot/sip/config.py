@@ -24,6 +24,24 @@ from .peer_filter import uri_host
 HOST_NAME = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}")
 
 
+HEADER_NAME = re.compile(r"[A-Za-z0-9!%*_+`'~.-]{1,64}")
+"""An RFC 3261 token."""
+HEADER_VALUE_LIMIT = 512
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why `name: value` cannot go into a SIP message as one header, or None. A CR or LF
+    would end the header and start another (header injection); other control characters
+    have no place in one either."""
+    if not HEADER_NAME.fullmatch(name):
+        return f"header name {name!r} is not a SIP token"
+    if len(value) > HEADER_VALUE_LIMIT:
+        return f"header {name} is longer than {HEADER_VALUE_LIMIT} characters"
+    if any(ord(character) < 0x20 and character != "\t" or ord(character) == 0x7F for character in value):
+        return f"header {name} contains a control character (CR, LF, ...)"
+    return None
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -129,9 +147,16 @@ class Registration(_Model):
 
 
 class CallerId(_Model):
-    display_name: str = "反诈中心"
-    user: str = "96110"
+    display_name: str = Field(default="反诈中心", max_length=64, pattern=r'^[^"\\\x00-\x1f\x7f]*$')
+    user: str = Field(default="96110", pattern=r"^[A-Za-z0-9+*#._-]{1,32}$")
     p_asserted_identity: str | None = Field(default=None, description="e.g. <sip:96110@trunk.example.cn>")
+
+    @field_validator("p_asserted_identity")
+    @classmethod
+    def _one_header(cls, value: str | None) -> str | None:
+        if value is not None and (problem := header_problem("P-Asserted-Identity", value)):
+            raise ValueError(problem)
+        return value
 
 
 class SipConfig(_Model):
@@ -147,6 +172,14 @@ class SipConfig(_Model):
     hello_listen_seconds: float = Field(default=1.0, ge=0, le=5, description="Listen for 喂/hello before the first prompt")
     human_queue_uri: str | None = Field(default=None, description="Where live escalations are dialled")
     recordings_dir: Path | None = Field(default=None, description="Record answered calls here; omit to switch off")
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if problem := header_problem(name, value):
+                raise ValueError(problem)
+        return headers
 
     @field_validator("dial_template")
     @classmethod
