@@ -21,6 +21,7 @@ from .api import create_app
 from .config import DialerConfig, load_dialer_config
 from .daemon import Daemon, store_warning
 from .intake import read_rows, validate_warning
+from .scripts import ScriptLibrary
 
 _LOGGER = logging.getLogger("robot.run")
 
@@ -131,6 +132,12 @@ def _run(args: argparse.Namespace) -> int:
 
 async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[str]]:
     """Returns (stored, already there, problems by line)."""
+    library = ScriptLibrary(config.dialogs_dir)  # which variables a warning may set, per script
+    try:
+        await library.load()
+    except ScriptError as err:
+        raise ValueError(f"the scripts in {config.dialogs_dir} do not load:\n{err}") from err
+    rules = config.intake_rules(library.warning_variables)
     repository = SqliteRepository(config.database)
     await repository.open()
     stored = duplicates = 0
@@ -141,7 +148,7 @@ async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[
             if row.data is None:
                 problems.append(f"{path}:{row.line}: {row.problem}")
                 continue
-            checked = validate_warning(row.data, region=config.phone_region, zone=config.zone, default_language=config.language)
+            checked = validate_warning(row.data, rules)
             if isinstance(checked, list):
                 problems += [f"{path}:{row.line}: {'.'.join(map(str, e.loc))}: {e.message}" for e in checked]
                 continue

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..dialog.checks import check_paths, script_files
 from ..dialog.loader import Problem, ScriptError, load_script
-from ..dialog.schema import Script
+from ..dialog.schema import Script, Variable
 from ..speech.kit import SpeechKit
 
 _LOGGER = logging.getLogger(__name__)
@@ -73,6 +73,17 @@ class ScriptLibrary:
         self._scripts = loaded
         self.loaded_at_generation += 1
         _LOGGER.info("loaded %d dialog scripts from %s", len(loaded), self.directory)
+
+    def warning_variables(self, language: str, fraud_type: str, risk: str) -> dict[str, Variable]:
+        """The variables a warning may set for the script that would call it; for a warning no
+        script would call (high risk, no script), those any script of its language allows."""
+        chosen = self.select(language, fraud_type, risk)
+        candidates = [chosen] if chosen else [s for s in self._scripts if s.script.meta.language.value == language]
+        allowed: dict[str, Variable] = {}
+        for version in candidates:
+            for name, variable in version.script.warning_variables().items():
+                allowed.setdefault(name, variable)
+        return allowed
 
     def languages(self) -> list[str]:
         return sorted({s.script.meta.language.value for s in self._scripts})

@@ -14,7 +14,7 @@ WARNING = {"id": "W-1", "phone": "138 0013 8000", "name": "李华", "risk": "med
 
 @pytest.fixture
 async def api(harness):
-    h = await harness(calls_per_second=100)
+    h = await harness(calls_per_second=100, webhooks={"allowed_callback_hosts": ["127.0.0.1"]})
     h.daemon.started = True
     transport = httpx.ASGITransport(app=create_app(h.daemon, TOKEN))
     async with httpx.AsyncClient(transport=transport, base_url="http://robot", headers={"Authorization": f"Bearer {TOKEN}"}) as client:

@@ -103,7 +103,7 @@ async def test_a_delivery_gives_up_after_its_last_retry(harness):
 
 async def test_the_final_outcome_goes_to_the_warnings_callback_url(harness, receiver):
     url = await receiver.start()
-    h = await harness()
+    h = await harness(webhooks={"allowed_callback_hosts": ["127.0.0.1"]})
     await h.submit({"id": "W", "phone": "13800138000", "callback_url": url})
     [job] = await h.tick()
     await h.end(job, "dissuaded", transcript=[{"speaker": "callee", "text": "好的，我不转账了", "at_seconds": 30.1}])
@@ -119,6 +119,5 @@ async def _new(h):
     from robot.dialer.intake import validate_warning
 
     return validate_warning(
-        {"id": "W-hook", "phone": "13800138000", "risk": "high", "received_at": "2026-11-23T09:00:00"},
-        region="CN", zone=h.daemon.config.zone, default_language="zh-CN",
+        {"id": "W-hook", "phone": "13800138000", "risk": "high", "received_at": "2026-11-23T09:00:00"}, h.daemon.intake_rules(),
     )
