@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..clock import Clock, WallClock
 from ..dialog.const import EscalationMode, EscalationReason, RiskLevel
@@ -73,9 +74,12 @@ class Daemon(PoolListener):
         breaker = config.circuit_breaker
         self.breaker = CircuitBreaker(breaker.window_seconds, breaker.min_attempts, breaker.failure_ratio, breaker.open_seconds)
         hooks = config.webhooks
+        configured = {host for url in (hooks.escalation_url, hooks.outcome_url) if url
+                      for host in ((urlsplit(url).hostname or "").lower(),)}
         self.deliverer = Deliverer(
             repository, self.clock, secret=hooks.secret.read() if hooks.secret else None,
             retry_delays_seconds=hooks.retry_delays_seconds, timeout_seconds=hooks.timeout_seconds,
+            allowed_hosts={*hooks.allowed_callback_hosts, *configured},
         )
         self.lease_seconds = self.sip.max_call_seconds + self.sip.ring_timeout_seconds + config.lease_margin_seconds
         self.draining = False
