@@ -45,6 +45,14 @@ class ApiConfig(_Model):
                                                           "or behind a reverse proxy that terminates TLS)")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413 before they are read")
 
+    def read_token(self) -> str:
+        """The bearer token; ValueError if it cannot be read or is empty (the API would be unusable)."""
+        token = self.token.read()
+        if not token.strip():
+            source = f"environment variable {self.token.env}" if self.token.env else f"file {self.token.file}"
+            raise ValueError(f"the API token ({source}) is empty")
+        return token
+
 
 class IntakeConfig(_Model):
     max_batch_size: int = Field(default=1000, ge=1, description="Warnings in one POST; more get 413")

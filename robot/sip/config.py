@@ -119,7 +119,8 @@ class Transport(_Model):
 
 
 class Secret(_Model):
-    """Where the registration password comes from. It is never written to logs."""
+    """Where a secret (the SIP password, the API token, the webhook key) comes from. It is
+    never written to logs."""
 
     env: str | None = None
     file: Path | None = None
@@ -128,13 +129,13 @@ class Secret(_Model):
         if self.env:
             value = os.environ.get(self.env)
             if value is None:
-                raise ValueError(f"environment variable {self.env} (the SIP password) is not set")
+                raise ValueError(f"environment variable {self.env} is not set")
             return value
         if self.file:
             try:
                 return self.file.read_text(encoding="utf-8").strip()
             except OSError as err:
-                raise ValueError(f"cannot read the SIP password file {self.file}: {err}") from err
+                raise ValueError(f"cannot read the secret file {self.file}: {err}") from err
         raise ValueError("no password source: set password.env or password.file")
 
 
