@@ -42,7 +42,18 @@ class ClaimRequest(BaseModel):
 
 class ResolveRequest(BaseModel):
     officer: str = Field(min_length=1, max_length=100)
-    notes: str = Field(default="", max_length=10_000)
+    notes: str = Field(default="", max_length=10_000, description="Appended as the officer's last note")
+
+
+class NoteRequest(BaseModel):
+    officer: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class NoteView(BaseModel):
+    author: str
+    written_at: str
+    text: str
 
 
 class EscalationView(BaseModel):
@@ -57,7 +68,7 @@ class EscalationView(BaseModel):
     mode: str
     status: str
     claimed_by: str | None
-    notes: str
+    notes: list[NoteView] = Field(description="Oldest first; appended, never replaced")
     created_at: str
     claimed_at: str | None
     resolved_at: str | None
@@ -140,7 +151,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             "id": escalation.id, "warning_id": warning.external_id, "phone": warning.phone, "name": warning.name,
             "risk": warning.risk.value, "fraud_type": warning.fraud_type, "reason": escalation.reason, "phrase": escalation.phrase,
             "mode": escalation.mode.value, "status": escalation.status.value, "claimed_by": escalation.claimed_by,
-            "notes": escalation.notes, "created_at": escalation.created_at, "claimed_at": escalation.claimed_at,
+            "notes": [note.model_dump() for note in escalation.notes], "created_at": escalation.created_at, "claimed_at": escalation.claimed_at,
             "resolved_at": escalation.resolved_at,
         }))
 
@@ -194,7 +205,8 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         return [await view(e) for e in await daemon.repository.escalations(status_filter)]
 
     @app.post("/v1/escalations/{escalation_id}/claim", dependencies=auth, tags=["escalations"],
-              responses={404: {"description": "No such escalation"}, 409: {"description": "Claimed by someone else or resolved"}})
+              responses={404: {"description": "No such escalation"},
+                         409: {"description": "Claimed by someone else, or resolved (a resolved escalation is final)"}})
     async def claim(escalation_id: int, body: ClaimRequest) -> EscalationView:
         try:
             escalation = await daemon.repository.claim_escalation(escalation_id, body.officer, daemon.clock.now())
@@ -205,10 +217,22 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         return await view(escalation)
 
     @app.post("/v1/escalations/{escalation_id}/resolve", dependencies=auth, tags=["escalations"],
-              responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved"}})
+              responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved: it is final"}})
     async def resolve(escalation_id: int, body: ResolveRequest) -> EscalationView:
         try:
             escalation = await daemon.repository.resolve_escalation(escalation_id, body.officer, body.notes, daemon.clock.now())
+        except NotFound as err:
+            raise HTTPException(404, str(err)) from err
+        except Conflict as err:
+            raise HTTPException(409, str(err)) from err
+        return await view(escalation)
+
+    @app.post("/v1/escalations/{escalation_id}/notes", dependencies=auth, tags=["escalations"],
+              responses={404: {"description": "No such escalation"}, 409: {"description": "Resolved: it is final"}})
+    async def add_note(escalation_id: int, body: NoteRequest) -> EscalationView:
+        """Append a note, with its author and time. Notes are never replaced or removed."""
+        try:
+            escalation = await daemon.repository.add_escalation_note(escalation_id, body.officer, body.text, daemon.clock.now())
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
