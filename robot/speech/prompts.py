@@ -13,6 +13,7 @@ deleted as soon as it has been played. Folders are 0700 and files 0600.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import itertools
 import json
@@ -67,6 +68,8 @@ class PromptCache:
         self._rendering: set[asyncio.Future[Path]] = set()
         self._private: tempfile.TemporaryDirectory[str] | None = None
         self._private_count = itertools.count()
+        self.shared: frozenset[str] | None = None
+        """With `for_call`: the sentences kept in the cache; any other is personal. None: all are kept."""
 
     def path_for(self, sentence: str) -> Path:
         key = json.dumps(
@@ -120,10 +123,14 @@ class PromptCache:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._write, sentence, path)
         return path
 
-    def for_call(self, shared: Collection[str]) -> CallPrompts:
-        """What a call plays: `shared` sentences (its script's own) from the cache, any other
-        sentence synthesised for the call alone."""
-        return CallPrompts(self, frozenset(shared))
+    def for_call(self, shared: Collection[str]) -> PromptCache:
+        """The cache as one call uses it: `shared` sentences (its script's own) come from the
+        cache, any other is synthesised for the call alone into a private folder of its own,
+        which goes with the call. In-flight syntheses are still shared with other calls."""
+        view = copy.copy(self)  # same folders, synthesiser and in-flight renders
+        view.shared = frozenset(shared)
+        view._private = None
+        return view
 
     async def prompt(self, text: str, *, keep: Callable[[str], bool] | None = None) -> AsyncIterator[Path]:
         """A whole prompt, sentence by sentence: the first file is ready first, and each next
@@ -132,6 +139,7 @@ class PromptCache:
         their turn to speak. Sentences `keep` refuses are not cached: each such file is
         deleted once the caller asks for the next one (it has been played) or stops."""
         sentences = split_sentences(text)
+        keep = keep or (self.shared.__contains__ if self.shared is not None else None)
         kept = [keep is None or keep(sentence) for sentence in sentences]
         upcoming = self._ahead(sentences[0], kept[0]) if sentences else None
         upcoming_kept = bool(kept and kept[0])
@@ -184,20 +192,6 @@ class PromptCache:
                 report.rendered += 1
         return report
 
-
-class CallPrompts:
-    """One call's prompts: the script's own sentences come from the shared cache; anything
-    else is personal to this call and never kept (see the module note)."""
-
-    def __init__(self, cache: PromptCache, shared: frozenset[str]) -> None:
-        self.cache = cache
-        self.shared = shared
-
-    def keeps(self, sentence: str) -> bool:
-        return sentence in self.shared
-
-    def prompt(self, text: str) -> AsyncIterator[Path]:
-        return self.cache.prompt(text, keep=self.keeps)
 
 
 def _remove(path: Path | None) -> None:
