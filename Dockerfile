@@ -3,7 +3,9 @@
 # The English demo models come from PyPI inside the image; production zh-CN models are
 # mounted at /models and installed once with `robot voices install` (see README).
 # Mount your SIP config at /etc/robot/sip.yaml and set ROBOT_API_TOKEN (and
-# ROBOT_WEBHOOK_SECRET if webhooks are configured).
+# ROBOT_WEBHOOK_SECRET if webhooks are configured). The example robot.yaml serves the API on
+# 127.0.0.1 only: run with host networking and a TLS reverse proxy on the host, or mount a
+# robot.yaml with api.host 0.0.0.0 and api.tls (README, "Security").
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src

@@ -41,13 +41,14 @@ check: setup
 test: lint check
 	$(BIN)/pytest
 
-# Speech engines, warning-to-dial and dial rate, then calls at 1 to 48 at once (about 40
-# minutes in all); writes bench/results/*.json and docs/benchmarks.md.
+# Speech engines, warning-to-dial and dial rate, calls at 1 to 48 at once, then floods and
+# hostile input (about 43 minutes in all); writes bench/results/*.json and docs/benchmarks.md.
 bench: setup
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/dialer.py
 	$(BIN)/python bench/calls.py --engine pocketsphinx --calls 1,4,16,32,48 --urgent 8
 	$(BIN)/python bench/calls.py --engine vosk-ko --calls 1,4,16,32,48 --urgent 8
+	$(BIN)/python bench/security.py
 	$(BIN)/python bench/report.py
 
 # The main job on embedded defaults: the daemon, a call worker and simulated citizens on loopback.

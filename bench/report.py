@@ -105,11 +105,69 @@ def summary() -> list[str]:
         rate = dialer["dial_rate"]["sustained_invites_per_second"]
         rows.append(f"| warning to dial p95 | {p95 * 1000:.0f} ms | <= 500 ms | {_met(p95 <= 0.5)} |")
         rows.append(f"| dial rate (pacing {dialer['pacing_calls_per_second']:g}/s) | {rate}/s | >= 20/s | {_met(rate >= 20)} |")
+    rows += security_rows(load("security"))
     if not rows:
         return []
     return ["## Summary: the targets", "", "Computed by `bench/report.py` from the runs below (capacity: the largest load "
             f"with under {CAPACITY_BAD_PERCENT:g} % of frames lost or late in both directions and every call finished).", "",
             "| measure | result | target | |", "| --- | --- | --- | --- |", *rows, ""]
+
+
+def security_rows(security: dict | None) -> list[str]:
+    if not security:
+        return []
+    filtered = next((f for f in security["invite_flood"] if f["peer_filter"]), None)
+    rows = []
+    if filtered:
+        survived = filtered["worker_died_after_seconds"] is None and filtered.get("call_after_flood", "").startswith("busy")
+        rows.append(f"| INVITE flood from a non-trunk address, {filtered['rate_per_second']}/s for "
+                    f"{filtered['invites'] / filtered['rate_per_second']:g} s | "
+                    f"{'worker up, then called the trunk' if survived else 'worker died'} | worker survives | {_met(survived)} |")
+    body = security["intake"].get("20 MB body")
+    if body:
+        rows.append(f"| 20 MB request body | {body['status']} in {body['seconds'] * 1000:.0f} ms, daemon at "
+                    f"{body['daemon_rss_mb_after']} MB | 413, memory flat | {_met(body['status'] == 413)} |")
+    return rows
+
+
+def security_section(security: dict | None) -> list[str]:
+    if not security:
+        return []
+    lines = ["## Security: floods and oversized input", "",
+             "Command: `.venv/bin/python bench/security.py` (issue 12; `docs/security.md` has the threat model).", "",
+             "INVITE flood: SIPp's UAC sends INVITEs from 127.0.0.2 to a call worker whose trunk is 127.0.0.1, then the "
+             "worker calls a SIPp callee on the trunk. With the peer filter (the default) and with SIP open to all "
+             "(`allowed_peers: [0.0.0.0/0]`, as before it):", "",
+             "| peer filter | INVITEs | worker | worker CPU during the flood | worker RSS before / peak | call afterwards |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for run in security["invite_flood"]:
+        sent = f"{run.get('invites_sent', run['invites'])} at {run['rate_per_second']}/s"
+        if run["worker_died_after_seconds"] is None:
+            lines.append(f"| {'on' if run['peer_filter'] else 'off'} | {sent} ({run['invites'] / run['rate_per_second']:g} s) | up | "
+                         f"{run['worker_cpu_seconds_during_flood']} s | {run['worker_rss_mb_before']} / {run['worker_rss_mb_peak']} MB | "
+                         f"{run['call_after_flood']} |")
+        else:
+            lines.append(f"| {'on' if run['peer_filter'] else 'off'} | {run['rate_per_second']}/s | aborted after "
+                         f"{run['worker_died_after_seconds']:g} s (exit {run['worker_exit_code']}: `` {run['worker_error']} ``) | - | - | - |")
+    lines += ["", "Intake against `robot run` (default limits: 1 MB bodies, 1,000 warnings a batch, 20 errors listed); "
+              "`/healthz` was polled every 20 ms during each request:", "",
+              "| request | status | time | response | slowest /healthz meanwhile | daemon RSS after |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for label, case in security["intake"].items():
+        if isinstance(case, dict):
+            lines.append(f"| {label} ({case['body_bytes']:,} bytes) | {case['status']} | {case['seconds'] * 1000:.0f} ms | "
+                         f"{case['response_bytes']:,} bytes | {case['healthz_slowest_ms']:.0f} ms | {case['daemon_rss_mb_after']} MB |")
+    intake = security["intake"]
+    lines += ["", f"Daemon RSS {intake['daemon_rss_mb_at_start']} MB at start, peak {intake['daemon_peak_rss_mb']} MB over all of "
+              "the above.", ""]
+    yaml_bomb, zip_bomb = security["yaml_alias_bomb"], security["zip_bomb_install"]
+    lines += ["| hostile file | result | time |", "| --- | --- | --- |",
+              f"| 9-level YAML alias bomb ({yaml_bomb['file_bytes']} bytes), `robot dialogs check` | exit {yaml_bomb['exit_code']}: "
+              f"\"{yaml_bomb['message'].split(': ', 1)[1]}\" (peak {yaml_bomb['peak_rss_mb_of_any_child_so_far']} MB) | "
+              f"{yaml_bomb['seconds']:g} s |",
+              f"| zip of {zip_bomb['archive_bytes']:,} bytes holding {zip_bomb['unpacked_bytes']:,}, `robot voices install` | "
+              f"exit {zip_bomb['exit_code']}, {zip_bomb['bytes_written_to_models_dir']} bytes written | {zip_bomb['seconds']:g} s |", ""]
+    return lines
 
 
 def calls_section(calls: dict | None, engine: str) -> list[str]:
@@ -173,6 +231,7 @@ def _rest(lines: list[str]) -> None:
             if key != "machine":
                 lines.append(f"| {key.replace('_', ' ')} | {round(value, 3) if isinstance(value, float) else value} |")
         lines.append("")
+    lines += security_section(load("security"))
     analysis = REPO / "bench" / "analysis.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]

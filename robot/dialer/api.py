@@ -3,22 +3,25 @@ metrics. FastAPI serves its OpenAPI document at /openapi.json (and /docs)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..store.records import EscalationRecord, EscalationStatus
 from ..store.repository import Conflict, NotFound
 from .daemon import Daemon, IntakeError
-from .intake import WarningIn
+from .intake import WarningIn, parse_json
 
 
 class AcceptedWarning(BaseModel):
@@ -39,7 +42,18 @@ class ClaimRequest(BaseModel):
 
 class ResolveRequest(BaseModel):
     officer: str = Field(min_length=1, max_length=100)
-    notes: str = Field(default="", max_length=10_000)
+    notes: str = Field(default="", max_length=10_000, description="Appended as the officer's last note")
+
+
+class NoteRequest(BaseModel):
+    officer: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class NoteView(BaseModel):
+    author: str
+    written_at: str
+    text: str
 
 
 class EscalationView(BaseModel):
@@ -54,7 +68,7 @@ class EscalationView(BaseModel):
     mode: str
     status: str
     claimed_by: str | None
-    notes: str
+    notes: list[NoteView] = Field(description="Oldest first; appended, never replaced")
     created_at: str
     claimed_at: str | None
     resolved_at: str | None
@@ -69,7 +83,49 @@ def authorised(request: Request, credentials: Annotated[HTTPAuthorizationCredent
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` gets 413 before it is read whole, by
+    its Content-Length or, for a streamed body, as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes (api.max_body_bytes)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await JSONResponse({"detail": self._too_large()}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def compact_errors(errors: Sequence[dict[str, Any]], limit: int) -> JSONResponse:
+    """A 422 that names the failing fields (at most `limit` of them, and how many there were)
+    and never echoes what was sent: a huge bad body must not come back even larger."""
+    listed = [{"loc": list(error["loc"]), "msg": str(error["msg"]), "type": error["type"]} for error in errors[:limit]]
+    return JSONResponse({"detail": listed, "error_count": len(errors)}, status_code=422)
+
+
 def create_app(daemon: Daemon, token: str) -> FastAPI:
+    if not token.strip():
+        raise ValueError("the API token is empty")
     app = FastAPI(
         title="robot anti-fraud dialer",
         version=__version__,
@@ -77,10 +133,16 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     )
     app.state.token = token
     auth = [Depends(authorised)]
+    limits = daemon.config.intake
+    app.add_middleware(BodyLimit, max_bytes=daemon.config.api.max_body_bytes)
 
     @app.exception_handler(IntakeError)
     async def _intake_error(request: Request, err: IntakeError) -> JSONResponse:
-        return JSONResponse({"detail": [e.as_detail() for e in err.errors]}, status_code=422)
+        return compact_errors([e.as_detail() for e in err.errors], limits.max_errors_listed)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        return compact_errors(list(err.errors()), limits.max_errors_listed)
 
     async def view(escalation: EscalationRecord) -> EscalationView:
         warning = await daemon.repository.get_warning(escalation.warning_id)
@@ -89,7 +151,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             "id": escalation.id, "warning_id": warning.external_id, "phone": warning.phone, "name": warning.name,
             "risk": warning.risk.value, "fraud_type": warning.fraud_type, "reason": escalation.reason, "phrase": escalation.phrase,
             "mode": escalation.mode.value, "status": escalation.status.value, "claimed_by": escalation.claimed_by,
-            "notes": escalation.notes, "created_at": escalation.created_at, "claimed_at": escalation.claimed_at,
+            "notes": [note.model_dump() for note in escalation.notes], "created_at": escalation.created_at, "claimed_at": escalation.claimed_at,
             "resolved_at": escalation.resolved_at,
         }))
 
@@ -97,15 +159,25 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
 
     @app.post("/v1/warnings", dependencies=auth, response_model=IntakeResponse, tags=["warnings"],
               responses={200: {"description": "All already stored"}, 201: {"description": "Stored"},
-                         422: {"description": "Nothing stored; `detail` names each failing field, e.g. loc [body, 3, phone]"}},
+                         413: {"description": "Body over api.max_body_bytes, or more than intake.max_batch_size warnings"},
+                         422: {"description": "Nothing stored; `detail` names the failing fields, e.g. loc [body, 3, phone] "
+                                              "(at most intake.max_errors_listed; `error_count` says how many)"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                   "anyOf": [warning_schema, {"type": "array", "items": warning_schema, "minItems": 1}]}}}}})
-    async def post_warnings(body: Annotated[Any, Body(include_in_schema=False)], response: Response) -> IntakeResponse:
+    async def post_warnings(request: Request, response: Response) -> IntakeResponse:
         """One warning or a batch. Idempotent on `id`. If any warning is invalid, none is
         stored and the 422 names each failing field (`loc`)."""
+        raw = await request.body()  # at most api.max_body_bytes (BodyLimit)
+        try:
+            body = await asyncio.to_thread(parse_json, raw)  # a megabyte of JSON is not parsed on the event loop
+        except (ValueError, RecursionError) as err:
+            raise RequestValidationError([{"loc": ("body",), "msg": f"not valid JSON: {err}", "type": "json_invalid"}]) from None
         items = body if isinstance(body, list) else [body]
         if not items:
             raise RequestValidationError([{"loc": ("body",), "msg": "an empty batch", "type": "value_error"}])
+        if len(items) > limits.max_batch_size:
+            raise HTTPException(413, f"a batch holds at most {limits.max_batch_size} warnings (intake.max_batch_size); "
+                                     f"this one has {len(items)}")
         locs = [("body", index) for index in range(len(items))] if isinstance(body, list) else [("body",)]
         results = await daemon.submit(items, locs=locs)
         response.status_code = 201 if any(r.created for r in results) else 200
@@ -133,7 +205,8 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         return [await view(e) for e in await daemon.repository.escalations(status_filter)]
 
     @app.post("/v1/escalations/{escalation_id}/claim", dependencies=auth, tags=["escalations"],
-              responses={404: {"description": "No such escalation"}, 409: {"description": "Claimed by someone else or resolved"}})
+              responses={404: {"description": "No such escalation"},
+                         409: {"description": "Claimed by someone else, or resolved (a resolved escalation is final)"}})
     async def claim(escalation_id: int, body: ClaimRequest) -> EscalationView:
         try:
             escalation = await daemon.repository.claim_escalation(escalation_id, body.officer, daemon.clock.now())
@@ -144,10 +217,22 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         return await view(escalation)
 
     @app.post("/v1/escalations/{escalation_id}/resolve", dependencies=auth, tags=["escalations"],
-              responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved"}})
+              responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved: it is final"}})
     async def resolve(escalation_id: int, body: ResolveRequest) -> EscalationView:
         try:
             escalation = await daemon.repository.resolve_escalation(escalation_id, body.officer, body.notes, daemon.clock.now())
+        except NotFound as err:
+            raise HTTPException(404, str(err)) from err
+        except Conflict as err:
+            raise HTTPException(409, str(err)) from err
+        return await view(escalation)
+
+    @app.post("/v1/escalations/{escalation_id}/notes", dependencies=auth, tags=["escalations"],
+              responses={404: {"description": "No such escalation"}, 409: {"description": "Resolved: it is final"}})
+    async def add_note(escalation_id: int, body: NoteRequest) -> EscalationView:
+        """Append a note, with its author and time. Notes are never replaced or removed."""
+        try:
+            escalation = await daemon.repository.add_escalation_note(escalation_id, body.officer, body.text, daemon.clock.now())
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:

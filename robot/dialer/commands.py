@@ -21,6 +21,7 @@ from .api import create_app
 from .config import DialerConfig, load_dialer_config
 from .daemon import Daemon, store_warning
 from .intake import read_rows, validate_warning
+from .scripts import ScriptLibrary
 
 _LOGGER = logging.getLogger("robot.run")
 
@@ -64,7 +65,7 @@ async def serve(
     repository = SqliteRepository(config.database)
     try:
         daemon = Daemon(config, repository, config_path=config_path)
-        token = config.api.token.read()
+        token = config.api.read_token()
     except (ValueError, ScriptError) as err:  # a secret that cannot be read, a broken SIP config
         _LOGGER.error("cannot start: %s", err)
         return 1
@@ -86,16 +87,31 @@ async def serve(
         _LOGGER.error("cannot start: %s", err)
         await daemon.stop(0)
         return 1
+    except Exception:  # anything else: say so and exit, never hang with the store's thread alive
+        _LOGGER.exception("cannot start")
+        await daemon.stop(0)
+        return 1
     try:
         listener = socket.create_server((config.api.host, config.api.port), reuse_port=False)
     except OSError as err:
         _LOGGER.error("the API cannot listen on %s:%s: %s", config.api.host, config.api.port, err)
         await daemon.stop(0)
         return 1
-    server = _Server(uvicorn.Config(create_app(daemon, token), log_level="warning", lifespan="off"))
+    tls = config.api.tls
+    server = _Server(uvicorn.Config(
+        create_app(daemon, token), log_level="warning", lifespan="off",
+        ssl_certfile=str(tls.cert_file) if tls else None, ssl_keyfile=str(tls.key_file) if tls else None,
+    ))
+    try:
+        server.config.load()  # the certificate and key are read here: a bad pair fails the start, not the first request
+    except (OSError, ValueError) as err:
+        _LOGGER.error("cannot serve the API over TLS: %s", err)
+        listener.close()
+        await daemon.stop(0)
+        return 1
     api = loop.create_task(server.serve(sockets=[listener]))
     host, port = listener.getsockname()[:2]
-    url = f"http://{host}:{port}"
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
     _LOGGER.info("robot %s listening on %s (%d workers x %d calls)", config.node_id, url,
                  config.workers.processes, config.workers.calls_per_process)
     if ready is not None and not ready.done():
@@ -123,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging()
     try:
-        config.api.token.read()
+        config.api.read_token()
     except ValueError as err:
         raise SystemExit(f"robot: the API needs a bearer token: {err}") from err
     return asyncio.run(serve(config, Path(args.config) if args.config else None))
@@ -131,6 +147,12 @@ def _run(args: argparse.Namespace) -> int:
 
 async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[str]]:
     """Returns (stored, already there, problems by line)."""
+    library = ScriptLibrary(config.dialogs_dir)  # which variables a warning may set, per script
+    try:
+        await library.load()
+    except ScriptError as err:
+        raise ValueError(f"the scripts in {config.dialogs_dir} do not load:\n{err}") from err
+    rules = config.intake_rules(library.warning_variables)
     repository = SqliteRepository(config.database)
     await repository.open()
     stored = duplicates = 0
@@ -141,7 +163,7 @@ async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[
             if row.data is None:
                 problems.append(f"{path}:{row.line}: {row.problem}")
                 continue
-            checked = validate_warning(row.data, region=config.phone_region, zone=config.zone, default_language=config.language)
+            checked = validate_warning(row.data, rules)
             if isinstance(checked, list):
                 problems += [f"{path}:{row.line}: {'.'.join(map(str, e.loc))}: {e.message}" for e in checked]
                 continue

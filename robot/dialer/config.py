@@ -5,26 +5,60 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..config import REPO_ROOT, SpeechSettings
 from ..dialog.const import EscalationReason, RiskLevel
 from ..dialog.loader import ScriptError, read_yaml, schema_problems
+from ..dialog.schema import Variable
 from ..sip.config import Secret
 from ..sip.endpoint import MAX_CALLS_PER_PROCESS
+from .intake import IntakeRules
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TlsFiles(_Model):
+    cert_file: FilePath = Field(description="PEM certificate (chain) the API presents")
+    key_file: FilePath = Field(description="Its PEM private key")
+
+
 class ApiConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port")
-    token: Secret = Field(default=Secret(env="ROBOT_API_TOKEN"), description="Bearer token for /v1/*")
+    token: Secret = Field(default=Secret(env="ROBOT_API_TOKEN"), description="Bearer token for /v1/*; an empty one is refused")
+    tls: TlsFiles | None = Field(default=None, description="Serve HTTPS with this certificate; omit for plain HTTP (loopback "
+                                                          "or behind a reverse proxy that terminates TLS)")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413 before they are read")
+
+    def read_token(self) -> str:
+        """The bearer token; ValueError if it cannot be read or is empty (the API would be unusable)."""
+        token = self.token.read()
+        if not token.strip():
+            source = f"environment variable {self.token.env}" if self.token.env else f"file {self.token.file}"
+            raise ValueError(f"the API token ({source}) is empty")
+        return token
+
+
+class IntakeConfig(_Model):
+    max_batch_size: int = Field(default=1000, ge=1, description="Warnings in one POST; more get 413")
+    max_extra_bytes: int = Field(default=16_384, ge=256, description="A warning's `extra`, as JSON")
+    max_extra_depth: int = Field(default=5, ge=1, le=32, description="Nesting of `extra`")
+    max_errors_listed: int = Field(default=20, ge=1, description="A 422 lists at most this many field errors (and says how many)")
 
 
 class WorkersConfig(_Model):
@@ -129,6 +163,14 @@ class WebhookConfig(_Model):
     secret: Secret | None = Field(default=None, description="HMAC-SHA256 key for X-Robot-Signature")
     retry_delays_seconds: list[float] = Field(default=[5, 15, 60, 300, 900, 1800, 3600], min_length=1)
     timeout_seconds: float = Field(default=10, gt=0)
+    allowed_callback_hosts: list[str] = Field(
+        default=[], description="Hosts (or host:port) a warning's callback_url may name; empty: no callback_url is accepted",
+    )
+
+    @field_validator("allowed_callback_hosts")
+    @classmethod
+    def _lower(cls, hosts: list[str]) -> list[str]:
+        return [host.strip().lower().strip("[]") for host in hosts]
 
 
 class DialerConfig(_Model):
@@ -141,6 +183,7 @@ class DialerConfig(_Model):
     phone_region: str = Field(default="CN", description="How numbers without a country code are read")
     timezone: str = "Asia/Shanghai"
     api: ApiConfig = ApiConfig()
+    intake: IntakeConfig = IntakeConfig()
     workers: WorkersConfig = WorkersConfig()
     calls_per_second: float = Field(default=10, gt=0, description="Pacing of new INVITEs")
     calling_windows: dict[RiskLevel, Window | None] = Field(
@@ -165,6 +208,14 @@ class DialerConfig(_Model):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def intake_rules(self, warning_variables: Callable[[str, str, str], Mapping[str, Variable]] | None) -> IntakeRules:
+        return IntakeRules(
+            region=self.phone_region, zone=self.zone, default_language=self.language,
+            callback_hosts=frozenset(self.webhooks.allowed_callback_hosts),
+            max_extra_bytes=self.intake.max_extra_bytes, max_extra_depth=self.intake.max_extra_depth,
+            warning_variables=warning_variables,
+        )
 
 
 def load_dialer_config(path: str | Path | None) -> DialerConfig:

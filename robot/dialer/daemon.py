@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..clock import Clock, WallClock
 from ..dialog.const import EscalationMode, EscalationReason, RiskLevel
@@ -24,7 +25,7 @@ from ..speech.kit import SpeechKit
 from ..store.records import Accepted, AttemptResult, EscalationRecord, NewWarning, WarningRecord
 from ..store.repository import Repository
 from .config import DialerConfig
-from .intake import FieldError, validate_warning
+from .intake import FieldError, IntakeRules, validate_warning
 from .metrics import Metrics
 from .policy import (
     CircuitBreaker,
@@ -34,7 +35,7 @@ from .policy import (
     start_of_local_day,
     start_of_next_local_day,
 )
-from .scripts import ScriptLibrary
+from .scripts import ScriptLibrary, ScriptVersion
 from .workers import CallPool, Job, PoolListener, WorkerPool
 
 _LOGGER = logging.getLogger(__name__)
@@ -73,9 +74,12 @@ class Daemon(PoolListener):
         breaker = config.circuit_breaker
         self.breaker = CircuitBreaker(breaker.window_seconds, breaker.min_attempts, breaker.failure_ratio, breaker.open_seconds)
         hooks = config.webhooks
+        configured = {host for url in (hooks.escalation_url, hooks.outcome_url) if url
+                      for host in ((urlsplit(url).hostname or "").lower(),)}
         self.deliverer = Deliverer(
             repository, self.clock, secret=hooks.secret.read() if hooks.secret else None,
             retry_delays_seconds=hooks.retry_delays_seconds, timeout_seconds=hooks.timeout_seconds,
+            allowed_hosts={*hooks.allowed_callback_hosts, *configured},
         )
         self.lease_seconds = self.sip.max_call_seconds + self.sip.ring_timeout_seconds + config.lease_margin_seconds
         self.draining = False
@@ -87,19 +91,10 @@ class Daemon(PoolListener):
     # -- intake ----------------------------------------------------------------------
 
     async def submit(self, items: Sequence[Any], *, locs: Sequence[tuple[str | int, ...]] | None = None) -> list[Accepted]:
-        """Validate every warning first; if any is bad, raise IntakeError and store none.
-        Then store each (idempotent on its id); high risk becomes an escalation at once."""
-        errors: list[FieldError] = []
-        valid = []
-        for index, item in enumerate(items):
-            loc = locs[index] if locs is not None else ("body", index)
-            checked = validate_warning(
-                item, region=self.config.phone_region, zone=self.config.zone, default_language=self.config.language, loc=loc
-            )
-            if isinstance(checked, list):
-                errors += checked
-            else:
-                valid.append(checked)
+        """Validate every warning first (off the event loop: a batch of a thousand takes a
+        while); if any is bad, raise IntakeError and store none. Then store each (idempotent
+        on its id); high risk becomes an escalation at once."""
+        errors, valid = await asyncio.to_thread(self._validate, items, locs)
         if errors:
             self.metrics.warnings_rejected.inc(len(items))
             raise IntakeError(errors)
@@ -116,6 +111,23 @@ class Daemon(PoolListener):
                     self._deliveries_wake()
         self.wake()
         return accepted
+
+    def intake_rules(self) -> IntakeRules:
+        return self.config.intake_rules(self.library.warning_variables)
+
+    def _validate(
+        self, items: Sequence[Any], locs: Sequence[tuple[str | int, ...]] | None
+    ) -> tuple[list[FieldError], list[NewWarning]]:
+        rules = self.intake_rules()
+        errors: list[FieldError] = []
+        valid = []
+        for index, item in enumerate(items):
+            checked = validate_warning(item, rules, loc=locs[index] if locs is not None else ("body", index))
+            if isinstance(checked, list):
+                errors += checked
+            else:
+                valid.append(checked)
+        return errors, valid
 
     # -- scheduling ------------------------------------------------------------------
 
@@ -184,15 +196,10 @@ class Daemon(PoolListener):
         if attempt is None:
             return False  # another attempt to this number is live, or another node took it
         self.pacer.take(now)
-        declared = version.script.variables
-        variables = {"name": warning.name} if warning.name and "name" in declared else {}
-        extra_variables = warning.extra.get("variables")
-        if isinstance(extra_variables, dict):
-            variables |= {str(k): str(v) for k, v in extra_variables.items() if k in declared}
         job = Job(
             attempt_id=attempt.id, target=warning.dial_number, script=version.as_json(), warning_id=warning.external_id,
-            variables=variables, headers={"X-Warning-Id": warning.external_id},
-            recording_name=f"{warning.external_id}-{attempt.number}",
+            variables=warning_values(warning, version), headers={"X-Warning-Id": warning.external_id},
+            recording_name=f"attempt-{attempt.id}",  # never from the warning: it names a file
         )
         try:
             worker = await self.pool.dispatch(job)
@@ -436,6 +443,28 @@ class Daemon(PoolListener):
             self.metrics.active_calls.set(self.pool.active_calls())
             self.metrics.circuit_open.set(0 if self.breaker.state(self.clock.now()) == "closed" else 1)
             await asyncio.sleep(1.0)
+
+
+def warning_values(warning: WarningRecord, version: ScriptVersion) -> dict[str, str]:
+    """The script variables this warning sets: only those the script declares from_warning,
+    and only values that fit them (checked at intake too; scripts may have been reloaded
+    since). Everything else the robot says comes from the script."""
+    given: dict[str, str] = {}
+    extra_variables = warning.extra.get("variables")
+    if isinstance(extra_variables, dict):
+        given |= {str(key): value for key, value in extra_variables.items() if isinstance(value, str)}
+    if warning.name:
+        given["name"] = warning.name
+    allowed = version.script.warning_variables()
+    values = {}
+    for key, value in given.items():
+        variable = allowed.get(key)
+        why = variable.refuses(value) if variable is not None else "the script does not let a warning set it"
+        if why is None:
+            values[key] = value
+        elif key != "name" or variable is not None:
+            _LOGGER.warning("warning %s: variable %s not used (%s)", warning.external_id, key, why)
+    return values
 
 
 async def store_warning(repository: Repository, config: DialerConfig, warning: NewWarning, now: float) -> Accepted:

@@ -6,17 +6,28 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..dialog.const import RiskLevel
+from ..dialog.schema import Variable
 from ..store.records import NewWarning
 from .phone import InvalidPhone, normalize_phone
+
+WARNING_ID = re.compile(r"[A-Za-z0-9._:-]+")
+"""A warning id names a SIP header value and log lines: nothing else may be in it."""
+NAME = re.compile(r"(?:[^\W\d_]|[ ·.'-])*")
+"""A person's name: letters of any script, spaces and ·.'- (no digits, no punctuation)."""
+FRAUD_TYPE = re.compile(r"[A-Za-z0-9_.-]+")
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
 
 
 class WarningIn(BaseModel):
@@ -24,14 +35,45 @@ class WarningIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str = Field(min_length=1, max_length=128, description="The warning system's id; resubmitting it is harmless")
-    phone: str = Field(min_length=1, max_length=40, description="Mobile (+86 optional) or landline with area code")
-    name: str = Field(default="", max_length=100)
+    id: str = Field(min_length=1, max_length=128,
+                    description="The warning system's id: letters, digits and ._:- (at most 128); resubmitting it is harmless")
+    phone: str = Field(min_length=1, max_length=40, description="Mobile (+86 optional) or landline with area code; no extension")
+    name: str = Field(default="", max_length=32,
+                      description="The person's name (letters of any script, spaces, ·.'-); spoken only if the script's "
+                                  "`name` variable says from_warning: true")
     risk: RiskLevel
-    fraud_type: str = Field(default="generic", max_length=64, description="e.g. investment, impersonate_police")
+    fraud_type: str = Field(default="generic", max_length=64,
+                            description="e.g. investment, impersonate_police (letters, digits, _.-)")
     received_at: dt.datetime = Field(description="ISO 8601; without an offset it is read in the configured time zone")
-    callback_url: AnyHttpUrl | None = Field(default=None, description="Where the final outcome is POSTed")
-    extra: dict[str, Any] = Field(default={}, description="Kept and returned as is; extra.language picks the script language")
+    callback_url: AnyHttpUrl | None = Field(
+        default=None, description="Where the final outcome is POSTed; its host must be in webhooks.allowed_callback_hosts",
+    )
+    extra: dict[str, Any] = Field(
+        default={}, description="Kept and returned as is (size and depth capped; finite numbers only). extra.language "
+                                "picks the script language; extra.variables may set only the script's from_warning variables",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        if not WARNING_ID.fullmatch(value):
+            raise ValueError("only letters, digits and . _ : - are allowed")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        value = unicodedata.normalize("NFC", value)
+        if value and not (NAME.fullmatch(value) and any(character.isalpha() for character in value)):
+            raise ValueError("a name has only letters (any script), spaces and · . ' -")
+        return value
+
+    @field_validator("fraud_type")
+    @classmethod
+    def _fraud_type(cls, value: str) -> str:
+        if not FRAUD_TYPE.fullmatch(value):
+            raise ValueError("only letters, digits and _ . - are allowed")
+        return value
 
 
 @dataclass(frozen=True)
@@ -44,6 +86,21 @@ class FieldError:
 
     def as_detail(self) -> dict[str, Any]:
         return {"loc": list(self.loc), "msg": self.message, "type": self.kind}
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    """What a warning is checked against, beyond its own shape."""
+
+    region: str
+    zone: ZoneInfo
+    default_language: str
+    callback_hosts: frozenset[str] = frozenset()
+    """webhooks.allowed_callback_hosts, lower case: `host` or `host:port`."""
+    max_extra_bytes: int = 16_384
+    max_extra_depth: int = 5
+    warning_variables: Callable[[str, str, str], Mapping[str, Variable]] | None = None
+    """(language, fraud_type, risk) -> the variables the script that would call it lets a warning set."""
 
 
 def to_new_warning(warning: WarningIn, *, region: str, zone: ZoneInfo, default_language: str) -> NewWarning:
@@ -59,17 +116,84 @@ def to_new_warning(warning: WarningIn, *, region: str, zone: ZoneInfo, default_l
     )
 
 
-def validate_warning(
-    data: Any, *, region: str, zone: ZoneInfo, default_language: str, loc: tuple[str | int, ...] = ()
-) -> NewWarning | list[FieldError]:
+def validate_warning(data: Any, rules: IntakeRules, *, loc: tuple[str | int, ...] = ()) -> NewWarning | list[FieldError]:
     try:
         warning = WarningIn.model_validate(data)
     except ValidationError as err:
-        return [FieldError((*loc, *e["loc"]), e["msg"], e["type"]) for e in err.errors()]
+        return [FieldError((*loc, *e["loc"]), e["msg"].removeprefix("Value error, "), e["type"]) for e in err.errors()]
+    problems = [FieldError((*loc, *where), message) for where, message in _extra_problems(warning.extra, rules)]
+    if warning.callback_url is not None and not _allowed_host(warning.callback_url, rules.callback_hosts):
+        problems.append(FieldError((*loc, "callback_url"),
+                                   f"host {warning.callback_url.host!r} is not in webhooks.allowed_callback_hosts"))
     try:
-        return to_new_warning(warning, region=region, zone=zone, default_language=default_language)
+        new = to_new_warning(warning, region=rules.region, zone=rules.zone, default_language=rules.default_language)
     except InvalidPhone as err:
-        return [FieldError((*loc, "phone"), f"invalid phone number {warning.phone!r}: {err}")]
+        problems.append(FieldError((*loc, "phone"), f"invalid phone number {warning.phone!r}: {err}"))
+        return problems
+    if problems:
+        return problems
+    return _variable_problems(new, rules, loc) or new
+
+
+def _allowed_host(url: AnyHttpUrl, hosts: frozenset[str]) -> bool:
+    host = (url.host or "").lower().strip("[]")
+    return host in hosts or f"{host}:{url.port}" in hosts
+
+
+def _extra_problems(extra: dict[str, Any], rules: IntakeRules) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(extra, ("extra",))]
+    while stack:
+        value, where = stack.pop()
+        if len(where) - 1 > rules.max_extra_depth:
+            problems.append((where, f"nested deeper than {rules.max_extra_depth} levels"))
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append((where, "NaN and Infinity are not JSON numbers"))
+        elif isinstance(value, dict):
+            stack += [(item, (*where, str(key))) for key, item in value.items()]
+        elif isinstance(value, list):
+            stack += [(item, (*where, index)) for index, item in enumerate(value)]
+    if problems:
+        return problems
+    size = len(json.dumps(extra, ensure_ascii=False, allow_nan=False).encode())
+    if size > rules.max_extra_bytes:
+        return [(("extra",), f"{size} bytes as JSON; at most {rules.max_extra_bytes}")]
+    language = extra.get("language")
+    if language is not None and not (isinstance(language, str) and LANGUAGE.fullmatch(language)):
+        problems.append((("extra", "language"), "a language tag such as zh-CN"))
+    variables = extra.get("variables")
+    if variables is not None and not (isinstance(variables, dict) and all(isinstance(v, str) for v in variables.values())):
+        problems.append((("extra", "variables"), "an object of text values"))
+    return problems
+
+
+def _variable_problems(warning: NewWarning, rules: IntakeRules, loc: tuple[str | int, ...]) -> list[FieldError]:
+    """Every value a warning gives for a script variable must be one the script lets a
+    warning set (from_warning: true) and must fit its pattern and length."""
+    declared = rules.warning_variables(warning.language, warning.fraud_type, warning.risk.value) if rules.warning_variables else {}
+    problems = []
+    given = warning.extra.get("variables") or {}
+    for key, value in given.items():
+        variable = declared.get(key)
+        if variable is None:
+            problems.append(FieldError((*loc, "extra", "variables", key), "not a variable a warning may set for this script"
+                                       f" (allowed: {', '.join(sorted(declared)) or 'none'})"))
+        elif (why := variable.refuses(value)) is not None:
+            problems.append(FieldError((*loc, "extra", "variables", key), why))
+    name_variable = declared.get("name")
+    if warning.name and name_variable is not None and (why := name_variable.refuses(warning.name)) is not None:
+        problems.append(FieldError((*loc, "name"), why))
+    return problems
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON as the standard has it: NaN and Infinity (which Python's json accepts) are refused."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not valid JSON")
 
 
 @dataclass(frozen=True)
@@ -87,9 +211,12 @@ def read_rows(path: Path) -> Iterator[Row]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = parse_json(line)
             except json.JSONDecodeError as err:
                 yield Row(number, None, f"not JSON: {err.msg} (column {err.colno})")
+                continue
+            except (ValueError, RecursionError) as err:
+                yield Row(number, None, f"not JSON: {err}")
                 continue
             yield Row(number, value, "" if isinstance(value, dict) else "a line must be one JSON object")
     elif path.suffix.lower() == ".csv":

@@ -43,6 +43,10 @@ def normalize_phone(raw: str, region: str = "CN") -> Phone:
         number = phonenumbers.parse(text, region)
     except NumberParseException as err:
         raise InvalidPhone(f"not a phone number ({err._msg})") from err
+    if number.extension:
+        # An extension (ext 1234, ,12, #9) would be dialled as digits after the number: the
+        # robot would call a number other than the one stored and shown to officers.
+        raise InvalidPhone("has an extension; give the number alone")
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible in REASONS:
         raise InvalidPhone(REASONS[possible])

@@ -3,6 +3,7 @@ reloaded on SIGHUP: a broken new set is rejected with its errors and the old one
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -12,7 +13,7 @@ from typing import Any
 
 from ..dialog.checks import check_paths, script_files
 from ..dialog.loader import Problem, ScriptError, load_script
-from ..dialog.schema import Script
+from ..dialog.schema import Script, Variable
 from ..speech.kit import SpeechKit
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,8 +54,15 @@ class ScriptLibrary:
 
     async def load(self) -> None:
         """Check every script (schema, references, embedded tests) and swap them in, or raise
-        ScriptError and keep the scripts already loaded."""
-        problems, count = await check_paths([self.directory])
+        ScriptError and keep the scripts already loaded. The reading and checking run on a
+        thread of their own: the daemon's API and calls go on meanwhile (SIGHUP)."""
+        loaded = await asyncio.to_thread(self._read)
+        self._scripts = loaded
+        self.loaded_at_generation += 1
+        _LOGGER.info("loaded %d dialog scripts from %s", len(loaded), self.directory)
+
+    def _read(self) -> list[ScriptVersion]:
+        problems, count = asyncio.run(check_paths([self.directory]))  # its own loop, on this thread
         if count == 0:
             problems = [Problem(str(self.directory), 1, 1, "no dialog scripts here")]
         if problems:
@@ -70,9 +78,18 @@ class ScriptLibrary:
                              for why in self.speech.missing(voice=meta.voice, language=meta.language.value)]
             if problems:
                 raise ScriptError(problems)
-        self._scripts = loaded
-        self.loaded_at_generation += 1
-        _LOGGER.info("loaded %d dialog scripts from %s", len(loaded), self.directory)
+        return loaded
+
+    def warning_variables(self, language: str, fraud_type: str, risk: str) -> dict[str, Variable]:
+        """The variables a warning may set for the script that would call it; for a warning no
+        script would call (high risk, no script), those any script of its language allows."""
+        chosen = self.select(language, fraud_type, risk)
+        candidates = [chosen] if chosen else [s for s in self._scripts if s.script.meta.language.value == language]
+        allowed: dict[str, Variable] = {}
+        for version in candidates:
+            for name, variable in version.script.warning_variables().items():
+                allowed.setdefault(name, variable)
+        return allowed
 
     def languages(self) -> list[str]:
         return sorted({s.script.meta.language.value for s in self._scripts})

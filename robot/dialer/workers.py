@@ -8,12 +8,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..private import open_private_append
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -197,7 +200,8 @@ class WorkerPool(CallPool):
         if self.config_path is not None:
             command += ["--config", str(self.config_path)]
         # Opening a local log for append does not block in any way that matters; closed below.
-        log = open(self.log_path, "ab") if self.log_path is not None else None  # noqa: SIM115, ASYNC230
+        # Workers log (masked) call details: the file is the robot's alone (0600).
+        log = open_private_append(self.log_path) if self.log_path is not None else None
         try:
             worker.process = await asyncio.create_subprocess_exec(
                 *command, pass_fds=(child.fileno(),), stdout=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL,
@@ -206,7 +210,7 @@ class WorkerPool(CallPool):
         finally:
             child.close()
             if log is not None:
-                log.close()
+                os.close(log)
         reader, writer = await asyncio.open_connection(sock=parent)
         worker.writer = writer
         try:

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from .schema import Script
 
@@ -129,14 +130,67 @@ def _plain(node: Any, path: DataPath, file: str, locations: Locations) -> Any:
     return node
 
 
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 200_000
+"""Values in a document once its aliases are expanded: a "billion laughs" file of a few
+hundred bytes would otherwise take minutes and gigabytes to read."""
+MAX_DEPTH = 64
+PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge",
+                                                                "timestamp"))
+
+
+def _check_shape(root: Node | None, file: str) -> None:
+    """Refuse what no script needs and what could hurt the reader: tags beyond plain YAML
+    (!!python/...), documents that expand past MAX_NODES, nesting past MAX_DEPTH, and
+    aliases that contain themselves. Walks each distinct node once."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, int, bool]] = [(root, 0, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_NODES:
+                raise ScriptError([_mark_problem(file, node.start_mark, f"this document expands to more than {MAX_NODES} "
+                                                                        "values (YAML aliases); scripts are far smaller")])
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise ScriptError([_mark_problem(file, node.start_mark, "a YAML alias refers to itself")])
+        if depth > MAX_DEPTH:
+            raise ScriptError([_mark_problem(file, node.start_mark, f"nested more than {MAX_DEPTH} levels deep")])
+        if str(node.tag) not in PLAIN_TAGS:
+            raise ScriptError([_mark_problem(file, node.start_mark, f"YAML tag {node.tag!s} is not allowed in a script")])
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack += [(child, depth + 1, False) for child in _children(node)]
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
 def read_yaml(path: Path) -> tuple[Any, Locations]:
-    """Parse one YAML file. Syntax errors and duplicate keys raise ScriptError."""
+    """Parse one YAML file. Syntax errors, duplicate keys, files over MAX_FILE_BYTES, alias
+    bombs and tags beyond plain YAML raise ScriptError."""
     file = str(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ScriptError([Problem(file, 1, 1, f"larger than {MAX_FILE_BYTES} bytes; scripts are far smaller")])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ScriptError([Problem(file, 1, 1, f"cannot read file: {err}")]) from err
     try:
+        _check_shape(YAML(typ="rt").compose(text), file)
         document = YAML(typ="rt").load(text)
     except DuplicateKeyError as err:
         key = re.search(r'duplicate key "(.*?)" with value', err.problem or "")
@@ -151,6 +205,8 @@ def read_yaml(path: Path) -> tuple[Any, Locations]:
         raise ScriptError([_mark_problem(file, mark, f"YAML syntax: {message}")]) from err
     except YAMLError as err:
         raise ScriptError([Problem(file, 1, 1, f"YAML syntax: {err}")]) from err
+    except RecursionError as err:
+        raise ScriptError([Problem(file, 1, 1, "nested too deeply to read")]) from err
     locations = Locations({(): Position(file, 1, 1)})
     return _plain(document, (), file, locations), locations
 

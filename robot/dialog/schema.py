@@ -81,9 +81,40 @@ class Meta(_Model):
     description: str = ""
 
 
+WARNING_VALUE_PATTERN = r"(?:[^\W\d_]|[ ·.'-])+"
+"""What a value from a warning may be unless the script says otherwise: letters of any
+script, spaces and ·.'- (a name); no digits, so never a number to call or an account."""
+
+
 class Variable(_Model):
     default: str = ""
     description: str = ""
+    from_warning: bool = Field(
+        default=False,
+        description="A warning may set this variable (its `name`, or extra.variables); every other variable comes "
+                    "only from the script, so whoever submits warnings cannot change what the robot says",
+    )
+    pattern: str = Field(default=WARNING_VALUE_PATTERN, description="A value from a warning must match this whole")
+    max_length: int = Field(default=32, ge=1, le=200, description="Longest value a warning may give")
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {err}") from err
+        return pattern
+
+    def refuses(self, value: str) -> str | None:
+        """Why a warning may not give this value, or None."""
+        if not self.from_warning:
+            return "not a variable a warning may set (the script does not say from_warning: true)"
+        if len(value) > self.max_length:
+            return f"at most {self.max_length} characters"
+        if not re.fullmatch(self.pattern, value):
+            return f"must match {self.pattern!r}"
+        return None
 
 
 def _variable_shorthand(value: Any) -> Any:
@@ -352,4 +383,8 @@ class Script(_Model):
 
     def variable_defaults(self) -> dict[str, str]:
         return {name: variable.default for name, variable in self.variables.items()}
+
+    def warning_variables(self) -> dict[str, Variable]:
+        """The variables a warning may set."""
+        return {name: variable for name, variable in self.variables.items() if variable.from_warning}
 

@@ -23,10 +23,12 @@ from ..dialog.const import EscalationMode
 from ..dialog.engine import DialogEngine
 from ..dialog.events import DialogEvent, EscalationRequested, Say
 from ..dialog.schema import Script
+from ..private import private_file
 from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener
+from ..speech.prompts import script_sentences
 from ..speech.vad import SpeechGate, VoiceActivity, WebRtcSpeechDetector
-from .config import SipConfig
+from .config import SipConfig, header_problem
 from .endpoint import PjsuaThread, SipError
 from .handoff import call_back_text, whisper_text
 from .media import PromptPlayer, ReceivePort, audio_format
@@ -48,6 +50,18 @@ def mask_phone(target: str) -> str:
 
 LATE_BACKLOG_FRAMES = 5
 """A received frame still waiting after 100 ms counts as processed late."""
+
+
+def add_headers(parameters: pj.CallOpParam, headers: Mapping[str, str]) -> None:
+    """The one place SIP headers are built: each must be one well-formed header, whatever
+    filled it in (a warning id, a configured template), or the call is not placed."""
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem is not None:
+            raise SipError("sip_header", f"not dialled: {problem}")
+        header = pj.SipHeader()
+        header.hName, header.hValue = name, value
+        parameters.txOption.headers.append(header)
 
 
 class _Fields(dict[str, str]):
@@ -114,6 +128,7 @@ class _SipCall(pj.Call):
         self.port.createPort(f"rx{self.getId()}", audio_format())
         self.audio.startTransmit(self.port)
         if self.session.recording_path is not None and self.leg == "callee":
+            private_file(self.session.recording_path, truncate=True)  # 0600: pjmedia's writer would use the umask
             self.recorder = pj.AudioMediaRecorder()
             self.recorder.createRecorder(str(self.session.recording_path))
             self.audio.startTransmit(self.recorder)
@@ -121,6 +136,21 @@ class _SipCall(pj.Call):
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         self.session.thread.post(self.session._on_dtmf, prm.digit)
+
+    # The far end never makes the robot place or take a leg it did not decide on: pjsua would
+    # otherwise dial a REFER's Refer-To under the centre's caller ID (toll fraud) with a
+    # call nobody owns, accept an INVITE that Replaces this dialog, or follow a 3xx.
+
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:  # noqa: N802
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+        _LOGGER.warning("call %s: the far end asked for a transfer (REFER): declined", mask_phone(self.session.target))
+
+    def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:  # noqa: N802
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+        _LOGGER.warning("call %s: an INVITE with Replaces for this call: declined", mask_phone(self.session.target))
+
+    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:  # noqa: N802
+        return int(pj.PJSIP_REDIRECT_STOP)  # a 3xx ends the call with its status; nothing else is dialled
 
 
 class _OfficerCall(_SipCall):
@@ -163,7 +193,8 @@ class CallSession:
         fields = _Fields(self.variables, warning_id=self.warning_id)
         self.headers = {name: value.format_map(fields) for name, value in config.extra_headers.items()} | headers
         self.recording_path = recording_path
-        self.prompts = speech.prompts(script.meta.voice)
+        # Sentences with a citizen's name (or anything else not in the script) are never cached.
+        self.prompts = speech.prompts(script.meta.voice).for_call(script_sentences(script))
         self.speech = speech
         self.language = script.meta.language.value
         self.stream = speech.take_stream(self.language)
@@ -263,11 +294,7 @@ class CallSession:
         headers = dict(self.headers)
         if self.config.caller_id.p_asserted_identity:
             headers.setdefault("P-Asserted-Identity", self.config.caller_id.p_asserted_identity)
-        for name, value in headers.items():
-            header = pj.SipHeader()
-            header.hName = name
-            header.hValue = value
-            parameters.txOption.headers.append(header)
+        add_headers(parameters, headers)
         call.makeCall(self.uri, parameters)
 
     def _hangup(self) -> None:
@@ -434,10 +461,7 @@ class CallSession:
         self.thread.owned.add(call)
         self.officer_call = call
         parameters = pj.CallOpParam(True)
-        for name, value in {"X-Warning-Id": self.warning_id, "X-Robot-Handoff": "live"}.items():
-            header = pj.SipHeader()
-            header.hName, header.hValue = name, value
-            parameters.txOption.headers.append(header)
+        add_headers(parameters, {"X-Warning-Id": self.warning_id, "X-Robot-Handoff": "live"})
         call.makeCall(uri, parameters)
 
     def _bridge(self) -> bool:

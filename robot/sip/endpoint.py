@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,6 +24,15 @@ import pjsua2 as pj
 
 from ..error import RobotError
 from .config import SipConfig
+from .peer_filter import (
+    Network,
+    PeerFilterError,
+    covered,
+    find_listening_socket,
+    resolve,
+    restrict_socket,
+    uri_host,
+)
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +78,9 @@ class PjsuaThread(threading.Thread):
         self.account: pj.Account | None = None
         self.local_address = ""
         self.transport_id = -1
+        self.allowed_networks: list[Network] = []
+        """Source addresses the SIP socket accepts packets from."""
+        self._transport_fd: int | None = None
         # Python objects that wrap pjsua2 objects; all are dropped before libDestroy.
         self.owned: set[Any] = set()
 
@@ -164,9 +177,10 @@ class PjsuaThread(threading.Thread):
             transport.tlsConfig.verifyServer = tls.verify_server
         kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}[config.transport.kind.value]
         transport_id = endpoint.transportCreate(kind, transport)
-        endpoint.libStart()
         self.local_address = endpoint.transportGetInfo(transport_id).localName
         self.transport_id = transport_id
+        self._restrict_peers(config.sip_peers())
+        endpoint.libStart()
 
         priorities = {"PCMA": "PCMA/8000/1", "PCMU": "PCMU/8000/1", "G722": "G722/16000/1"}
         for codec in endpoint.codecEnum2():
@@ -199,6 +213,32 @@ class PjsuaThread(threading.Thread):
         account = _Account(self)
         account.create(account_config)
         self.account = account
+
+    def _restrict_peers(self, peers: list[str]) -> None:
+        """Only the configured peers reach pjsua (see peer_filter.py): on the owning thread,
+        right after the transport's socket is created."""
+        try:
+            self.allowed_networks = resolve(peers)
+            port = int(self.local_address.rsplit(":", 1)[1])
+            kind = socket.SOCK_DGRAM if self.config.transport.kind.value == "udp" else socket.SOCK_STREAM
+            self._transport_fd = find_listening_socket(port, kind)
+            restrict_socket(self._transport_fd, self.allowed_networks)
+        except PeerFilterError as err:
+            raise SipError("sip_peers", str(err)) from err
+        _LOGGER.info("SIP is accepted only from %s", ", ".join(map(str, self.allowed_networks)))
+
+    def allow_peer(self, uri: str) -> None:
+        """Also accept SIP from the host of a URI the robot itself dials (`robot call sip:...`)."""
+        host = uri_host(uri)
+        if host is None or self._transport_fd is None:
+            return
+        try:
+            added = [n for n in resolve([host]) if not covered(n, self.allowed_networks)]
+            if added:
+                self.allowed_networks = [*self.allowed_networks, *added]
+                restrict_socket(self._transport_fd, self.allowed_networks)
+        except PeerFilterError as err:
+            raise SipError("sip_peers", str(err)) from err
 
     def _hang_up_owned(self) -> None:
         """In its own function, so no loop variable keeps a Call alive past libDestroy."""

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import TracebackType
 
 from ..dialog.events import DialogEvent
 from ..dialog.schema import Script
+from ..private import private_dir
 from ..speech.kit import SpeechKit
 from .call import CallResult, CallSession
 from .config import SipConfig
 from .endpoint import MAX_CALLS_PER_PROCESS, PjsuaThread
+
+RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class CallWorker:
@@ -81,14 +85,20 @@ class CallWorker:
         warning_id: str = "",
         on_event: Callable[[DialogEvent], None] | None = None,
     ) -> CallResult:
-        assert self._thread is not None, "use the worker as an async context manager"
+        thread = self._thread
+        assert thread is not None, "use the worker as an async context manager"
+        for uri in (target if target.startswith(("sip:", "sips:")) else None, human_queue_uri):
+            if uri:  # a URI the robot is told to dial: its answers must get through the peer filter
+                await thread.run_in_thread(functools.partial(thread.allow_peer, uri))
         recording = None
         if self.config.recordings_dir is not None:
-            self.config.recordings_dir.mkdir(parents=True, exist_ok=True)
-            recording = Path(self.config.recordings_dir) / f"{recording_name or 'call'}.wav"
+            name = recording_name or "call"
+            if not RECORDING_NAME.fullmatch(name):  # never a path: the daemon names recordings by attempt number
+                raise ValueError(f"recording name {name!r} must be letters, digits, '-' or '_'")
+            recording = private_dir(self.config.recordings_dir) / f"{name}.wav"
         async with self._slots:
             session = CallSession(
-                self._thread, self.speech, self.config, script,
+                thread, self.speech, self.config, script,
                 target=target, variables=variables, headers=headers, recording_path=recording,
                 ring_timeout_seconds=ring_timeout_seconds, human_queue_uri=human_queue_uri,
                 warning_id=warning_id, on_event=on_event,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import zipfile
@@ -25,6 +27,7 @@ from .error import ModelMissingError, SpeechError
 
 MANIFEST = ".robot-manifest.json"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
+DEFAULT_MAX_INSTALLED_BYTES = 2 * 1024**3
 
 
 class Engine(StrEnum):
@@ -77,6 +80,10 @@ class CatalogEntry(_Model):
     files: list[ModelFile] = Field(min_length=1, description="Files that must exist under the model folder")
     archive: Archive | None = None
     obtain: str = Field(default="", description="How an operator gets this model")
+    max_installed_bytes: int = Field(
+        default=DEFAULT_MAX_INSTALLED_BYTES, gt=0,
+        description="`voices install` refuses a folder or archive that would take more than this on disk",
+    )
 
 
 class Catalog:
@@ -167,15 +174,14 @@ class Catalog:
         self.models_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.models_dir, prefix=".installing-") as scratch:
             staging = Path(scratch) / "model"
-            if source.is_dir():
-                shutil.copytree(_model_root(source, entry), staging)
-            elif source.name.endswith(ARCHIVE_SUFFIXES):
+            if source.name.endswith(ARCHIVE_SUFFIXES) and source.is_file():
                 _verify_archive(source, entry)
                 unpacked = Path(scratch) / "unpacked"
-                _unpack(source, unpacked)
+                _unpack(source, unpacked, entry.max_installed_bytes)
                 shutil.move(_model_root(unpacked, entry), staging)
-            else:  # a single model file: take the folder it is in
-                shutil.copytree(_model_root(source.parent, entry), staging)
+            else:  # a folder, or a single model file: the folder it is in
+                _copy_folder(_model_root(source if source.is_dir() else source.parent, entry), staging, entry.max_installed_bytes)
+            _plain_files_only(staging, entry.max_installed_bytes)
             manifest = _verify_files(staging, entry)
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
             if destination.exists():
@@ -216,17 +222,58 @@ def _verify_archive(archive: Path, entry: CatalogEntry) -> None:
         raise SpeechError("install", f"{archive}: SHA-256 does not match the catalog entry for {entry.id}")
 
 
-def _unpack(archive: Path, target: Path) -> None:
+def _too_big(where: Path, size: int, limit: int) -> SpeechError:
+    return SpeechError("install", f"{where}: {size} bytes unpacked, more than this entry's max_installed_bytes ({limit})")
+
+
+def _copy_folder(folder: Path, target: Path, limit: int) -> None:
+    """Copy a model folder that holds only plain files and folders, at most `limit` bytes:
+    a symlink could bring in any file the operator can read (/etc/shadow)."""
+    _plain_files_only(folder, limit)
+    shutil.copytree(folder, target, symlinks=True)  # a link made since the check is copied as a link (and refused below)
+
+
+def _plain_files_only(folder: Path, limit: int) -> None:
+    total = 0
+    for root, directories, files in os.walk(folder):
+        for name in (*directories, *files):
+            path = Path(root) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                raise SpeechError("install", f"{path}: a symbolic link; a model folder holds only plain files")
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                raise SpeechError("install", f"{path}: not a plain file")
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+            if total > limit:
+                raise _too_big(folder, total, limit)
+
+
+def _unpack(archive: Path, target: Path, limit: int) -> None:
+    """Unpack after checking every member: no unsafe path, no link or special file, and at
+    most `limit` bytes in all (a 300 KB zip can hold 300 MB)."""
     target.mkdir()
     try:
         if archive.name.endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
-                for member in bundle.namelist():
-                    if Path(member).is_absolute() or ".." in Path(member).parts:
-                        raise SpeechError("install", f"{archive}: unsafe path {member!r} in archive")
+                members = bundle.infolist()
+                for member in members:
+                    if Path(member.filename).is_absolute() or ".." in Path(member.filename).parts:
+                        raise SpeechError("install", f"{archive}: unsafe path {member.filename!r} in archive")
+                    if stat.S_ISLNK(member.external_attr >> 16):
+                        raise SpeechError("install", f"{archive}: {member.filename!r} is a symbolic link")
+                total = sum(member.file_size for member in members)  # zipfile never writes more than this
+                if total > limit:
+                    raise _too_big(archive, total, limit)
                 bundle.extractall(target)
         else:
             with tarfile.open(archive) as bundle:
+                entries = bundle.getmembers()
+                for entry in entries:
+                    if not (entry.isfile() or entry.isdir()):
+                        raise SpeechError("install", f"{archive}: {entry.name!r} is a link or special file")
+                total = sum(entry.size for entry in entries)
+                if total > limit:
+                    raise _too_big(archive, total, limit)
                 bundle.extractall(target, filter="data")
     except (OSError, zipfile.BadZipFile, tarfile.TarError) as err:
         raise SpeechError("install", f"{archive}: cannot unpack: {err}") from err

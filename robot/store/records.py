@@ -98,6 +98,14 @@ class AttemptRecord(_Record):
     recording: str | None = None
 
 
+class EscalationNote(_Record):
+    """One note on an escalation: appended, never replaced."""
+
+    author: str
+    written_at: float
+    text: str
+
+
 class EscalationRecord(_Record):
     id: int
     warning_id: int
@@ -107,7 +115,7 @@ class EscalationRecord(_Record):
     mode: EscalationMode
     status: EscalationStatus
     claimed_by: str | None = None
-    notes: str = ""
+    notes: list[EscalationNote] = Field(default=[], description="Oldest first")
     created_at: float
     claimed_at: float | None = None
     resolved_at: float | None = None

@@ -151,10 +151,16 @@ class Repository(ABC):
     async def escalations(self, status: EscalationStatus | None = None, warning_id: int | None = None) -> list[EscalationRecord]: ...
 
     @abstractmethod
-    async def claim_escalation(self, escalation_id: int, officer: str, now: float) -> EscalationRecord: ...
+    async def claim_escalation(self, escalation_id: int, officer: str, now: float) -> EscalationRecord:
+        """Conflict if another officer has it or it is resolved (a resolved escalation is final)."""
 
     @abstractmethod
-    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float) -> EscalationRecord: ...
+    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float) -> EscalationRecord:
+        """Resolve it, appending `notes` (if any) as the officer's note; Conflict if already resolved."""
+
+    @abstractmethod
+    async def add_escalation_note(self, escalation_id: int, officer: str, text: str, now: float) -> EscalationRecord:
+        """Append a note with its author and time; Conflict if resolved. Notes are never replaced."""
 
     # -- deliveries ------------------------------------------------------------------
 

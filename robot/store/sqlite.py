@@ -17,6 +17,8 @@ from typing import Any
 import aiosqlite
 
 from ..dialog.const import EscalationMode, RiskLevel
+from ..private import private_dir, private_file, tighten
+from .migrations import MIGRATIONS
 from .records import (
     Accepted,
     AttemptRecord,
@@ -35,100 +37,6 @@ from .repository import Conflict, NotFound, Repository, StoreError
 
 RISK_ORDER = "CASE risk WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
 RISK_RANK = {"low": 0, "medium": 1, "high": 2}
-
-MIGRATIONS: list[str] = [
-    # 1: the first schema
-    """
-    CREATE TABLE warnings (
-        id INTEGER PRIMARY KEY,
-        external_id TEXT NOT NULL UNIQUE,
-        phone TEXT NOT NULL,
-        dial_number TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        risk TEXT NOT NULL,
-        fraud_type TEXT NOT NULL,
-        language TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        callback_url TEXT,
-        extra TEXT NOT NULL DEFAULT '{}',
-        accepted_at REAL NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        trunk_failures INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL NOT NULL,
-        script TEXT,
-        outcome TEXT,
-        merged_into INTEGER REFERENCES warnings(id),
-        lease_owner TEXT,
-        lease_expires_at REAL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX warnings_due ON warnings(status, next_attempt_at);
-    CREATE INDEX warnings_phone ON warnings(phone, status);
-    CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY,
-        warning_id INTEGER NOT NULL REFERENCES warnings(id),
-        number INTEGER NOT NULL,
-        phone TEXT NOT NULL,
-        worker TEXT NOT NULL,
-        script TEXT NOT NULL,
-        script_version TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        ended_at REAL,
-        state TEXT NOT NULL,
-        sip_status INTEGER,
-        call_outcome TEXT,
-        outcome TEXT,
-        answered INTEGER NOT NULL DEFAULT 0,
-        duration_seconds REAL,
-        transcript TEXT NOT NULL DEFAULT '[]',
-        escalation TEXT,
-        recording TEXT
-    );
-    CREATE INDEX attempts_warning ON attempts(warning_id);
-    CREATE INDEX attempts_phone ON attempts(phone, started_at);
-    CREATE INDEX attempts_in_flight ON attempts(state);
-    CREATE TABLE escalations (
-        id INTEGER PRIMARY KEY,
-        warning_id INTEGER NOT NULL REFERENCES warnings(id),
-        attempt_id INTEGER REFERENCES attempts(id),
-        reason TEXT NOT NULL,
-        phrase TEXT NOT NULL DEFAULT '',
-        mode TEXT NOT NULL,
-        status TEXT NOT NULL,
-        claimed_by TEXT,
-        notes TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        claimed_at REAL,
-        resolved_at REAL
-    );
-    CREATE INDEX escalations_status ON escalations(status, created_at);
-    CREATE UNIQUE INDEX escalations_attempt ON escalations(attempt_id) WHERE attempt_id IS NOT NULL;
-    CREATE TABLE deliveries (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,
-        subject_id INTEGER NOT NULL,
-        url TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL,
-        tries INTEGER NOT NULL DEFAULT 0,
-        next_try_at REAL NOT NULL,
-        last_error TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        delivered_at REAL
-    );
-    CREATE INDEX deliveries_due ON deliveries(status, next_try_at);
-    CREATE TABLE audit (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        warning_id INTEGER,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX audit_warning ON audit(warning_id);
-    """,
-]
-
 
 def _json_fields(row: sqlite3.Row, fields: Sequence[str]) -> dict[str, Any]:
     data = dict(row)
@@ -149,8 +57,11 @@ def _attempt(row: sqlite3.Row) -> AttemptRecord:
     return AttemptRecord.model_validate(data)
 
 
-def _escalation(row: sqlite3.Row) -> EscalationRecord:
-    return EscalationRecord.model_validate(dict(row))
+def _escalation(row: sqlite3.Row, notes: Sequence[sqlite3.Row]) -> EscalationRecord:
+    data = dict(row)
+    data.pop("notes")  # the single text of schema 1; migration 2 copied it into escalation_notes
+    data["notes"] = [{"author": n["author"], "written_at": n["written_at"], "text": n["text"]} for n in notes]
+    return EscalationRecord.model_validate(data)
 
 
 def _delivery(row: sqlite3.Row) -> DeliveryRecord:
@@ -176,7 +87,15 @@ class SqliteRepository(Repository):
         return self._db
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Warnings are personal data: the database (and SQLite's -wal and -shm files, which
+            # take its mode) is 0600, in a folder that is 0700 if the robot creates it.
+            private_dir(self.path.parent)
+            private_file(self.path)
+            for companion in ("-wal", "-shm"):
+                tighten(f"{self.path}{companion}")
+        except OSError as err:
+            raise StoreError(f"cannot create the database {self.path}: {err}") from err
         try:
             db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as err:
@@ -401,8 +320,11 @@ class SqliteRepository(Repository):
                         db, warning_id, result.escalation["reason"], result.escalation.get("phrase") or "",
                         EscalationMode(result.escalation.get("mode", "ticket")), attempt_id, now, escalation_url,
                     ))
-                elif existing["mode"] != result.escalation.get("mode", existing["mode"]):
+                elif existing["mode"] != result.escalation.get("mode", existing["mode"]) and existing["status"] != "resolved":
+                    # e.g. live -> ticket: no officer answered, so one calls back
                     await db.execute("UPDATE escalations SET mode = ? WHERE id = ?", (result.escalation["mode"], existing["id"]))
+                    await self._audit(db, "escalation_mode", now, warning_id, {
+                        "escalation": existing["id"], "from": existing["mode"], "to": result.escalation["mode"]})
             if decision.escalate:
                 already = await self._one(
                     "SELECT 1 FROM escalations WHERE warning_id = ? AND reason = ? AND status != 'resolved'", warning_id, decision.escalate
@@ -500,9 +422,17 @@ class SqliteRepository(Repository):
         if escalation_url:
             await self._queue_delivery(db, DeliveryKind.ESCALATION, escalation_id, escalation_url, now)
         await self._audit(db, "escalated", now, warning_id, {"escalation": escalation_id, "reason": reason, "mode": mode.value})
+        return await self._escalation_by_id(escalation_id)
+
+    async def _escalation_by_id(self, escalation_id: int) -> EscalationRecord:
         row = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
-        assert row is not None
-        return _escalation(row)
+        if row is None:
+            raise NotFound(f"no escalation {escalation_id}")
+        return await self._with_notes(row)
+
+    async def _with_notes(self, row: sqlite3.Row) -> EscalationRecord:
+        notes = await self._all("SELECT * FROM escalation_notes WHERE escalation_id = ? ORDER BY id", row["id"])
+        return _escalation(row, notes)
 
     async def open_escalation(
         self,
@@ -519,12 +449,12 @@ class SqliteRepository(Repository):
             if attempt_id is not None:
                 existing = await self._one("SELECT * FROM escalations WHERE attempt_id = ?", attempt_id)
                 if existing is not None:
-                    return _escalation(existing), False
+                    return await self._with_notes(existing), False
             return await self._open_escalation(db, warning_id, reason, phrase, mode, attempt_id, now, escalation_url), True
 
     async def get_escalation(self, escalation_id: int) -> EscalationRecord | None:
         row = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
-        return _escalation(row) if row else None
+        return await self._with_notes(row) if row else None
 
     async def escalations(self, status: EscalationStatus | None = None, warning_id: int | None = None) -> list[EscalationRecord]:
         clauses: list[str] = []
@@ -536,40 +466,57 @@ class SqliteRepository(Repository):
             clauses.append("warning_id = ?")
             args.append(warning_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return [_escalation(row) for row in await self._all(f"SELECT * FROM escalations {where} ORDER BY id", *args)]
+        return [await self._with_notes(row) for row in await self._all(f"SELECT * FROM escalations {where} ORDER BY id", *args)]
 
     async def claim_escalation(self, escalation_id: int, officer: str, now: float) -> EscalationRecord:
         async with self._transaction() as db:
             row = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
             if row is None:
                 raise NotFound(f"no escalation {escalation_id}")
-            if row["status"] != EscalationStatus.OPEN.value and row["claimed_by"] != officer:
-                raise Conflict(f"escalation {escalation_id} is {row['status']} by {row['claimed_by']}")
-            await db.execute(
-                "UPDATE escalations SET status = 'claimed', claimed_by = ?, claimed_at = COALESCE(claimed_at, ?) WHERE id = ?",
-                (officer, now, escalation_id),
-            )
-            await self._audit(db, "escalation_claimed", now, row["warning_id"], {"escalation": escalation_id, "officer": officer})
-            updated = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
-        assert updated is not None
-        return _escalation(updated)
+            if row["status"] == EscalationStatus.RESOLVED.value:
+                raise Conflict(f"escalation {escalation_id} was resolved by {row['claimed_by']}: a resolved escalation is final")
+            if row["status"] == EscalationStatus.CLAIMED.value and row["claimed_by"] != officer:
+                raise Conflict(f"escalation {escalation_id} is claimed by {row['claimed_by']}")
+            if row["status"] == EscalationStatus.OPEN.value:
+                await db.execute(
+                    "UPDATE escalations SET status = 'claimed', claimed_by = ?, claimed_at = ? WHERE id = ?",
+                    (officer, now, escalation_id),
+                )
+                await self._audit(db, "escalation_claimed", now, row["warning_id"], {"escalation": escalation_id, "officer": officer})
+            return await self._escalation_by_id(escalation_id)
 
     async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float) -> EscalationRecord:
         async with self._transaction() as db:
-            row = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
-            if row is None:
-                raise NotFound(f"no escalation {escalation_id}")
-            if row["status"] == EscalationStatus.RESOLVED.value:
-                raise Conflict(f"escalation {escalation_id} is already resolved")
+            row = await self._final_check(escalation_id)
+            if notes:
+                await self._append_note(db, row, officer, notes, now)
             await db.execute(
-                """UPDATE escalations SET status = 'resolved', claimed_by = COALESCE(claimed_by, ?), notes = ?, resolved_at = ?
-                   WHERE id = ?""",
-                (officer, notes, now, escalation_id),
+                "UPDATE escalations SET status = 'resolved', claimed_by = COALESCE(claimed_by, ?), resolved_at = ? WHERE id = ?",
+                (officer, now, escalation_id),
             )
             await self._audit(db, "escalation_resolved", now, row["warning_id"], {"escalation": escalation_id, "officer": officer})
-            updated = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
-        assert updated is not None
-        return _escalation(updated)
+            return await self._escalation_by_id(escalation_id)
+
+    async def add_escalation_note(self, escalation_id: int, officer: str, text: str, now: float) -> EscalationRecord:
+        async with self._transaction() as db:
+            row = await self._final_check(escalation_id)
+            await self._append_note(db, row, officer, text, now)
+            return await self._escalation_by_id(escalation_id)
+
+    async def _final_check(self, escalation_id: int) -> sqlite3.Row:
+        row = await self._one("SELECT * FROM escalations WHERE id = ?", escalation_id)
+        if row is None:
+            raise NotFound(f"no escalation {escalation_id}")
+        if row["status"] == EscalationStatus.RESOLVED.value:
+            raise Conflict(f"escalation {escalation_id} is already resolved: a resolved escalation is final")
+        return row
+
+    async def _append_note(self, db: aiosqlite.Connection, row: sqlite3.Row, officer: str, text: str, now: float) -> None:
+        await db.execute(
+            "INSERT INTO escalation_notes (escalation_id, author, written_at, text) VALUES (?, ?, ?, ?)",
+            (row["id"], officer, now, text),
+        )
+        await self._audit(db, "escalation_note", now, row["warning_id"], {"escalation": row["id"], "officer": officer, "note": text})
 
     # -- deliveries ------------------------------------------------------------------
 
@@ -588,14 +535,14 @@ class SqliteRepository(Repository):
             assert escalation is not None
             warning = await self._one("SELECT * FROM warnings WHERE id = ?", escalation["warning_id"])
             assert warning is not None
-            return {"type": "escalation", "escalation": _escalation(escalation).model_dump(mode="json"),
+            return {"type": "escalation", "escalation": (await self._with_notes(escalation)).model_dump(mode="json"),
                     "warning": _public_warning(warning)}
         warning = await self._one("SELECT * FROM warnings WHERE id = ?", subject_id)
         assert warning is not None
         carrier_id = warning["merged_into"] or warning["id"]
         attempts = [_attempt(row).model_dump(mode="json") for row in
                     await self._all("SELECT * FROM attempts WHERE warning_id = ? ORDER BY id", carrier_id)]
-        escalations = [_escalation(row).model_dump(mode="json") for row in
+        escalations = [(await self._with_notes(row)).model_dump(mode="json") for row in
                        await self._all("SELECT * FROM escalations WHERE warning_id = ? ORDER BY id", carrier_id)]
         return {"type": "outcome", "warning": _public_warning(warning), "attempts": attempts, "escalations": escalations}
 

@@ -14,7 +14,7 @@ WARNING = {"id": "W-1", "phone": "138 0013 8000", "name": "李华", "risk": "med
 
 @pytest.fixture
 async def api(harness):
-    h = await harness(calls_per_second=100)
+    h = await harness(calls_per_second=100, webhooks={"allowed_callback_hosts": ["127.0.0.1"]})
     h.daemon.started = True
     transport = httpx.ASGITransport(app=create_app(h.daemon, TOKEN))
     async with httpx.AsyncClient(transport=transport, base_url="http://robot", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
@@ -68,7 +68,7 @@ async def test_officers_work_the_escalation_queue(api):
     taken = await api.post(f"/v1/escalations/{item['id']}/claim", json={"officer": "wang.officer"})
     assert taken.status_code == 409
     resolved = await api.post(f"/v1/escalations/{item['id']}/resolve", json={"officer": "li.officer", "notes": "上门核实，未受损失"})
-    assert resolved.status_code == 200 and resolved.json()["notes"] == "上门核实，未受损失"
+    assert resolved.status_code == 200 and [n["text"] for n in resolved.json()["notes"]] == ["上门核实，未受损失"]
     assert (await api.get("/v1/escalations", params={"status": "open"})).json() == []
     assert len((await api.get("/v1/escalations", params={"status": "resolved"})).json()) == 1
     assert (await api.post("/v1/escalations/999/claim", json={"officer": "x"})).status_code == 404
@@ -91,3 +91,19 @@ async def test_health_metrics_and_the_openapi_document(api):
     assert set(schema["components"]["schemas"]["WarningIn"]["required"]) == {"id", "phone", "risk", "received_at"}
     api.h.daemon.draining = True
     assert (await api.get("/healthz")).status_code == 503
+
+
+async def test_a_resolved_escalation_cannot_be_reopened_or_rewritten_over_the_api(api):
+    high = WARNING | {"id": "W-final", "risk": "high", "phone": "020-88886666"}
+    escalation_id = (await api.post("/v1/warnings", json=high)).json()["accepted"][0]["escalation_id"]
+    await api.post(f"/v1/escalations/{escalation_id}/claim", json={"officer": "li.officer"})
+    noted = await api.post(f"/v1/escalations/{escalation_id}/notes", json={"officer": "li.officer", "text": "回拨未接通"})
+    assert noted.status_code == 200 and noted.json()["notes"][0]["author"] == "li.officer"
+    assert noted.json()["notes"][0]["written_at"].startswith("2026-11-23T10:00:00")
+    await api.post(f"/v1/escalations/{escalation_id}/resolve", json={"officer": "li.officer", "notes": "受害人已转账5万元，已立案"})
+    assert (await api.post(f"/v1/escalations/{escalation_id}/claim", json={"officer": "li.officer"})).status_code == 409
+    again = await api.post(f"/v1/escalations/{escalation_id}/resolve", json={"officer": "wang.officer", "notes": "无需处理"})
+    assert again.status_code == 409 and "final" in again.json()["detail"]
+    assert (await api.post(f"/v1/escalations/{escalation_id}/notes", json={"officer": "x", "text": "无需处理"})).status_code == 409
+    [item] = (await api.get("/v1/escalations", params={"status": "resolved"})).json()
+    assert [n["text"] for n in item["notes"]] == ["回拨未接通", "受害人已转账5万元，已立案"]

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import DIALOGS, REPO
-from tests.sip.conftest import SCENARIOS, free_udp_port
+from tests.sip.conftest import SCENARIOS, free_udp_port, make_certificate
 
 TOKEN = "process-test-token"
 
@@ -30,7 +31,10 @@ def free_tcp_port() -> int:
 
 
 class RobotProcess:
-    def __init__(self, workdir: Path, sipp_port: int, *, ring_timeout_seconds: float = 30, drain_seconds: float = 5) -> None:
+    def __init__(
+        self, workdir: Path, sipp_port: int, *, ring_timeout_seconds: float = 30, drain_seconds: float = 5,
+        tls: tuple[Path, Path] | None = None, extra_config: str = "",
+    ) -> None:
         self.workdir = workdir
         self.port = free_tcp_port()
         self.dialogs = workdir / "dialogs"
@@ -46,14 +50,17 @@ class RobotProcess:
         self.config.write_text(
             f"node_id: node-1\ndatabase: '{workdir / 'robot.db'}'\nsip_config: '{workdir / 'sip.yaml'}'\n"
             f"dialogs_dir: '{self.dialogs}'\nlanguage: en-US\n"
-            f"api: {{port: {self.port}, token: {{env: ROBOT_API_TOKEN}}}}\n"
+            f"api: {{port: {self.port}, token: {{env: ROBOT_API_TOKEN}}"
+            + (f", tls: {{cert_file: '{tls[0]}', key_file: '{tls[1]}'}}" if tls else "") + "}\n"
             f"workers: {{processes: 1, drain_seconds: {drain_seconds}, restart_delay_seconds: 0.5}}\n"
             "calls_per_second: 20\ncalling_windows: {low: null, medium: null}\n"
-            "policy: {retry_delays_seconds: {medium: [1, 1], low: [1]}}\n"
+            "policy: {retry_delays_seconds: {medium: [1, 1], low: [1]}}\n" + extra_config
         )
         self.log = workdir / "robot.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        self.client = httpx.Client(base_url=f"{'https' if tls else 'http'}://127.0.0.1:{self.port}",
+                                   headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
+                                   verify=ssl.create_default_context(cafile=tls[0]) if tls else True)
 
     def start(self) -> RobotProcess:
         env = {**os.environ, "ROBOT_API_TOKEN": TOKEN, "ROBOT_CACHE_DIR": str(self.workdir.parent / "prompt-cache")}
@@ -218,3 +225,25 @@ def test_sigterm_drains_then_stops(tmp_path, ringing_sipp, robots):
         outcome = db.execute("SELECT outcome, state FROM attempts").fetchone()
     assert status == "queued" and outcome == ("interrupted", "finished")  # back in the queue for the next start
     assert "SIGTERM: draining" in robot.log_text()
+
+
+def test_https_private_files_and_a_sighup_alias_bomb_refused_while_the_api_answers(tmp_path, ringing_sipp, robots):
+    cert, key = make_certificate(tmp_path / "tls", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    robot = RobotProcess(tmp_path, ringing_sipp, tls=(cert, key)).start()
+    robots.append(robot)
+    assert robot.client.get("/healthz").status_code == 200  # over HTTPS, verified against our certificate
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{robot.port}/healthz", timeout=5)  # plain HTTP is not served
+    robot.submit("P1")
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.glob("robot.db*")} == {
+        "robot.db": 0o600, "robot.db-wal": 0o600, "robot.db-shm": 0o600}
+
+    bomb = ["x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    bomb += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
+    (robot.dialogs / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    robot.process.send_signal(signal.SIGHUP)
+    robot.wait_for(lambda: "script reload rejected" in robot.log_text(), 60, "the rejection")
+    assert "bomb.yaml:6:5: this document expands to more than 200000 values" in robot.log_text()
+    assert robot.client.get("/healthz").json()["scripts"][0].startswith("en-US/generic v1-")
+    robot.process.send_signal(signal.SIGTERM)
+    assert robot.process.wait(60) == 0

@@ -45,6 +45,10 @@ def test_mobiles_and_landlines_are_normalised(raw, e164, dialled):
         ("88886666", "include the area code"),
         ("400-810-8888", "not a mobile or landline"),
         ("+1 650 253 0000", "only numbers in CN"),
+        ("13800138000 ext 1234", "has an extension"),  # was stored as +8613800138000, dialled 138001380001234
+        ("13800138000,12", "has an extension"),
+        ("13800138000#9", "has an extension"),
+        ("020-88886666 x12", "has an extension"),
     ],
 )
 def test_bad_numbers_are_refused_with_a_reason(raw, reason):

@@ -167,10 +167,11 @@ async def test_the_script_follows_the_scam_type_with_the_generic_fallback(harnes
 
 async def test_the_callee_name_reaches_the_script(harness):
     h = await harness()
-    await h.submit({"id": "W", "phone": phone(1), "name": "李华", "extra": {"variables": {"verify_number": "110", "unknown": "x"}}})
+    await h.submit({"id": "W", "phone": phone(1), "name": "李华"})
     [job] = await h.tick()
-    assert job.variables == {"name": "李华", "verify_number": "110"}
+    assert job.variables == {"name": "李华"}
     assert job.target == phone(1) and job.headers == {"X-Warning-Id": "W"}
+    assert job.recording_name == f"attempt-{job.attempt_id}"  # never named after the warning's id
 
 
 async def test_a_dead_worker_puts_its_calls_back_in_the_queue(harness):

@@ -103,7 +103,7 @@ async def test_a_delivery_gives_up_after_its_last_retry(harness):
 
 async def test_the_final_outcome_goes_to_the_warnings_callback_url(harness, receiver):
     url = await receiver.start()
-    h = await harness()
+    h = await harness(webhooks={"allowed_callback_hosts": ["127.0.0.1"]})
     await h.submit({"id": "W", "phone": "13800138000", "callback_url": url})
     [job] = await h.tick()
     await h.end(job, "dissuaded", transcript=[{"speaker": "callee", "text": "好的，我不转账了", "at_seconds": 30.1}])
@@ -119,6 +119,32 @@ async def _new(h):
     from robot.dialer.intake import validate_warning
 
     return validate_warning(
-        {"id": "W-hook", "phone": "13800138000", "risk": "high", "received_at": "2026-11-23T09:00:00"},
-        region="CN", zone=h.daemon.config.zone, default_language="zh-CN",
+        {"id": "W-hook", "phone": "13800138000", "risk": "high", "received_at": "2026-11-23T09:00:00"}, h.daemon.intake_rules(),
     )
+
+
+async def test_a_failed_delivery_never_logs_the_urls_credentials(harness, caplog):
+    h = await harness(webhooks={"allowed_callback_hosts": ["127.0.0.1"]})
+    await h.submit({"id": "W", "phone": "13800138000", "callback_url": "http://robot:hunter2@127.0.0.1:9/hook?token=t0k3n"})
+    [job] = await h.tick()
+    await h.end(job, "dissuaded")
+    with caplog.at_level("WARNING"):
+        await h.daemon.deliverer.deliver_due()
+    [delivery] = await h.store.due_deliveries(h.clock.now() + 3600, 10)
+    assert delivery.tries == 1 and "ConnectError" in delivery.last_error
+    assert "http://127.0.0.1:9/hook failed" in caplog.text
+    for secret in ("hunter2", "t0k3n", "robot:"):
+        assert secret not in caplog.text and secret not in delivery.last_error
+
+
+async def test_a_stored_callback_url_whose_host_is_no_longer_allowed_is_not_called(harness, receiver):
+    url = await receiver.start()
+    h = await harness(webhooks={"allowed_callback_hosts": ["127.0.0.1"]})
+    await h.submit({"id": "W", "phone": "13800138000", "callback_url": url})
+    [job] = await h.tick()
+    await h.end(job, "dissuaded")
+    h.daemon.deliverer.allowed_hosts = frozenset({"hooks.centre.example"})  # the operator narrowed the list since
+    await h.daemon.deliverer.deliver_due()
+    assert receiver.requests == []
+    delivery = await h.store.get_delivery(1)
+    assert delivery.status == "failed" and "not in webhooks.allowed_callback_hosts" in delivery.last_error

@@ -122,3 +122,37 @@ def test_extends_cycle_and_missing_base(write_script):
     assert "cycle" in problem
     missing = write_script("extends: nowhere.yaml\n", "c.yaml")
     assert problems_of(missing) == [f"{missing}:1:1: extends: no such script nowhere.yaml"]
+
+
+def bomb(levels: int) -> str:
+    lines = ['x0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(write_script):
+    """Nine levels once ran 41 s and died at 4 GB; six would still expand to a million values."""
+    for levels in (6, 9):
+        path = write_script(bomb(levels))
+        assert problems_of(path) == [f"{path}:6:5: this document expands to more than 200000 values (YAML aliases); "
+                                     "scripts are far smaller"]
+
+
+def test_tags_beyond_plain_yaml_are_refused(write_script):
+    path = write_script(MINIMAL_SCRIPT.replace("  id: mini", '  id: !!python/object/apply:os.system ["echo pwned"]'))
+    assert problems_of(path) == [f"{path}:2:7: YAML tag tag:yaml.org,2002:python/object/apply:os.system is not allowed in a script"]
+    path = write_script(MINIMAL_SCRIPT.replace("  id: mini", "  id: !custom mini"))
+    assert problems_of(path) == [f"{path}:2:7: YAML tag !custom is not allowed in a script"]
+
+
+def test_self_referencing_aliases_deep_nesting_and_huge_files_are_refused(write_script):
+    assert "refers to itself" in problems_of(write_script("a: &x [1, *x]\n"))[0]
+    assert "nested more than 64 levels deep" in problems_of(write_script("a: " + "[" * 70 + "]" * 70 + "\n"))[0]
+    path = write_script("a: b\n" + "# padding\n" * 110_000)
+    assert problems_of(path) == [f"{path}:1:1: larger than 1000000 bytes; scripts are far smaller"]
+
+
+def test_anchors_and_merge_keys_still_work(write_script):
+    text = MINIMAL_SCRIPT.replace("    listen: {no_input_timeout_seconds: 5, max_no_input: 1, max_no_match: 1}",
+                                  "    listen: &quick {no_input_timeout_seconds: 5, max_no_input: 1, max_no_match: 1}")
+    assert load_script(write_script(text)).script.states["ask"].listen is not None

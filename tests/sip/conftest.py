@@ -34,7 +34,7 @@ def free_udp_port() -> int:
 class Sipp:
     """One SIPp callee, serving one call on a free loopback port."""
 
-    def __init__(self, scenario: str, workdir: Path) -> None:
+    def __init__(self, scenario: str, workdir: Path, extra: tuple[str, ...] = ()) -> None:
         binary = shutil.which("sipp")
         assert binary, "SIPp (Debian sip-tester) is required: `make test` installs it"
         self.port = free_udp_port()
@@ -42,7 +42,7 @@ class Sipp:
         self.workdir = workdir
         self.process = subprocess.Popen(
             [binary, "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mp", str(self.media_port), "-m", "1", "-nostdin", "-trace_err", "-trace_msg"],
+             "-mp", str(self.media_port), "-m", "1", "-nostdin", "-trace_err", "-trace_msg", *extra],
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         time.sleep(0.3)
@@ -66,12 +66,12 @@ class Sipp:
 def sipp(tmp_path) -> Iterator:
     started: list[Sipp] = []
 
-    def start(scenario: str, utterance: Path | None = None) -> Sipp:
+    def start(scenario: str, utterance: Path | None = None, *extra: str) -> Sipp:
         workdir = tmp_path / f"sipp{len(started)}"
         workdir.mkdir()
         if utterance is not None:
             shutil.copy(utterance, workdir / "utterance.wav")
-        peer = Sipp(scenario, workdir)
+        peer = Sipp(scenario, workdir, extra)
         started.append(peer)
         return peer
 

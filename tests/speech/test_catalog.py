@@ -138,3 +138,58 @@ def test_voices_list_cli(capsys, monkeypatch, tmp_path):
     rows = {line.split()[0]: line.split()[3] for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["en_US-joe-medium"] == "installed"
     assert rows["zh_CN-huayan-medium"] == "missing"
+
+
+def test_install_refuses_a_folder_with_a_symlink(test_catalog, tmp_path):
+    """`--from DIR` once followed a link and copied /etc/shadow into the models folder."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$hash")
+    source = make_model(tmp_path / "download" / "test-model")
+    (source / "conf" / "extra.conf").symlink_to(secret)
+    with pytest.raises(SpeechError, match=r"extra.conf: a symbolic link"):
+        test_catalog.install("test-model", tmp_path / "download")
+    (source / "conf" / "extra.conf").unlink()
+    (source / "am" / "final.mdl").unlink()
+    (source / "am" / "final.mdl").symlink_to(secret)
+    with pytest.raises(SpeechError, match=r"final.mdl: a symbolic link"):
+        test_catalog.install("test-model", source)
+    assert not (tmp_path / "models" / "vosk" / "test-model").exists()
+    assert not [p for p in (tmp_path / "models").rglob("*") if p.is_file() and p.read_bytes().startswith(b"root:")]
+
+
+def test_install_refuses_links_in_archives(test_catalog, tmp_path):
+    make_model(tmp_path / "src" / "test-model")
+    with zipfile.ZipFile(tmp_path / "test-model.zip", "w") as bundle:
+        for path in (tmp_path / "src").rglob("*"):
+            if path.is_file():
+                bundle.write(path, path.relative_to(tmp_path / "src"))
+        link = zipfile.ZipInfo("test-model/conf/shadow")
+        link.external_attr = (0o120777 << 16)
+        bundle.writestr(link, "/etc/shadow")
+    with pytest.raises(SpeechError, match="is a symbolic link"):
+        test_catalog.install("test-model", tmp_path / "test-model.zip")
+    with tarfile.open(tmp_path / "test-model.tar.gz", "w:gz") as bundle:
+        bundle.add(tmp_path / "src" / "test-model", arcname="test-model")
+        info = tarfile.TarInfo("test-model/conf/shadow")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+        bundle.addfile(info)
+    with pytest.raises(SpeechError, match="is a link or special file"):
+        test_catalog.install("test-model", tmp_path / "test-model.tar.gz")
+
+
+def test_install_refuses_more_than_the_entrys_size_cap(tmp_path):
+    """A 306 KB zip once unpacked to 300 MB: the size is checked before anything is written."""
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    (voices / "test-model.yaml").write_text(ENTRY + "max_installed_bytes: 100000\n")
+    catalog = Catalog.load(voices, tmp_path / "models")
+    source = make_model(tmp_path / "src" / "test-model")
+    (source / "am" / "padding.bin").write_bytes(bytes(1_000_000))  # compresses to about 1 KB
+    shutil.make_archive(str(tmp_path / "test-model"), "zip", tmp_path / "src")
+    assert (tmp_path / "test-model.zip").stat().st_size < 10_000
+    with pytest.raises(SpeechError, match=r"more than this entry's max_installed_bytes \(100000\)"):
+        catalog.install("test-model", tmp_path / "test-model.zip")
+    with pytest.raises(SpeechError, match="max_installed_bytes"):
+        catalog.install("test-model", tmp_path / "src")
+    assert not (tmp_path / "models" / "vosk").exists()
+    assert not list((tmp_path / "models").glob(".installing-*/**/padding.bin"))

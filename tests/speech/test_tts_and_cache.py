@@ -152,3 +152,39 @@ async def test_the_next_sentence_is_synthesised_while_the_one_before_plays(tmp_p
     assert await asyncio.to_thread(fake.second_started.wait, 10)
     assert await anext(sentences) == cache.path_for("Am I speaking with Alex?")
     assert fake.calls == ["Hello, this is the anti-fraud centre.", "Am I speaking with Alex?"]
+
+
+async def test_cache_folders_and_files_are_the_robots_alone(tmp_path):
+    cache = PromptCache(tmp_path / "cache", FakeSynthesizer(), 8000)
+    path = await cache.sentence("Hello there.")
+    assert path.stat().st_mode & 0o777 == 0o600
+    folder = path.parent
+    while folder != tmp_path:
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+        folder = folder.parent
+
+
+async def test_a_calls_personal_sentences_are_never_cached_and_are_gone_once_played(tmp_path):
+    fake = FakeSynthesizer()
+    cache = PromptCache(tmp_path, fake, 8000)
+    call = cache.for_call({"Hello.", "Goodbye."})
+    files = []
+    async for path in call.prompt("Hello. This is for Li Hua. Goodbye."):
+        assert path.exists()
+        files.append(path)
+    assert files[0] == cache.path_for("Hello.") and files[2] == cache.path_for("Goodbye.")
+    personal = files[1]
+    assert tmp_path not in personal.parents and not personal.exists()  # played, then deleted
+    assert personal.parent.stat().st_mode & 0o777 == 0o700
+    assert cache.lookup("This is for Li Hua.") is None
+    assert all("Li Hua" not in str(p) for p in tmp_path.rglob("*"))
+    assert fake.calls == ["Hello.", "This is for Li Hua.", "Goodbye."]
+
+
+async def test_a_personal_sentence_cut_off_by_barge_in_is_deleted_too(tmp_path):
+    cache = PromptCache(tmp_path, FakeSynthesizer(), 8000)
+    sentences = cache.for_call(set()).prompt("Mr. Li, hello. Your account is at risk.")
+    first = await anext(sentences)
+    await sentences.aclose()  # the callee barged in while the first sentence played
+    await cache.idle()  # the second, still being synthesised, is removed when it is done
+    assert not first.exists() and not list(first.parent.glob("*.wav"))

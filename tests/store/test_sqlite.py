@@ -191,7 +191,8 @@ async def test_officers_claim_and_resolve(store):
     with pytest.raises(Conflict):
         await store.claim_escalation(escalation.id, "officer.wang", NOW + 61)
     resolved = await store.resolve_escalation(escalation.id, "officer.li", "Visited; no money lost.", NOW + 3600)
-    assert (resolved.status, resolved.notes, resolved.resolved_at) == (EscalationStatus.RESOLVED, "Visited; no money lost.", NOW + 3600)
+    assert (resolved.status, resolved.resolved_at) == (EscalationStatus.RESOLVED, NOW + 3600)
+    assert [(n.author, n.written_at, n.text) for n in resolved.notes] == [("officer.li", NOW + 3600, "Visited; no money lost.")]
     with pytest.raises(Conflict):
         await store.resolve_escalation(escalation.id, "officer.li", "", NOW + 3601)
     with pytest.raises(NotFound):
@@ -220,3 +221,85 @@ async def test_concurrent_writers_on_one_connection_take_turns(store):
                                   *(store.accept_warning(warning(f"X-{n}", f"+86139{n:08d}"), NOW) for n in range(40)))
     assert all(c is not None for c in claims[:40])
     assert len(await store.due_warnings(NOW, [RiskLevel.MEDIUM], 100)) == 40
+
+
+def mode(path) -> int:  # type: ignore[no-untyped-def]
+    return path.stat().st_mode & 0o777
+
+
+async def test_the_database_is_readable_by_the_robot_alone(tmp_path):
+    repository = SqliteRepository(tmp_path / "new" / "place" / "robot.db")
+    await repository.open()
+    try:
+        await repository.accept_warning(warning("W-1"), NOW)  # WAL and shared memory files now exist
+        folder = tmp_path / "new" / "place"
+        assert {p.name: mode(p) for p in folder.iterdir()} == {"robot.db": 0o600, "robot.db-wal": 0o600, "robot.db-shm": 0o600}
+        assert mode(folder) == mode(folder.parent) == 0o700
+    finally:
+        await repository.close()
+
+
+async def test_a_database_left_world_readable_by_an_older_release_is_tightened(tmp_path):
+    path = tmp_path / "robot.db"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    repository = SqliteRepository(path)
+    await repository.open()
+    await repository.close()
+    assert mode(path) == 0o600
+
+
+async def test_a_resolved_escalation_is_final_and_notes_are_only_ever_appended(store):
+    """Claiming a resolved escalation once reopened it, and a second resolve overwrote the notes
+    ("victim already transferred 50,000 CNY" became "nothing to do") with no copy kept."""
+    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk")).warning
+    [escalation] = await store.escalations(warning_id=a.id)
+    await store.claim_escalation(escalation.id, "officer.li", NOW + 60)
+    await store.add_escalation_note(escalation.id, "officer.li", "Called back: no answer.", NOW + 120)
+    await store.resolve_escalation(escalation.id, "officer.li", "Victim already transferred 50,000 CNY; case opened.", NOW + 600)
+    for change in (store.claim_escalation(escalation.id, "officer.li", NOW + 700),
+                   store.claim_escalation(escalation.id, "officer.wang", NOW + 700),
+                   store.resolve_escalation(escalation.id, "officer.wang", "nothing to do", NOW + 700),
+                   store.add_escalation_note(escalation.id, "officer.wang", "nothing to do", NOW + 700)):
+        with pytest.raises(Conflict, match="final"):
+            await change
+    final = await store.get_escalation(escalation.id)
+    assert final is not None and final.status is EscalationStatus.RESOLVED and final.claimed_by == "officer.li"
+    assert [(n.author, n.text) for n in final.notes] == [
+        ("officer.li", "Called back: no answer."), ("officer.li", "Victim already transferred 50,000 CNY; case opened.")]
+    log = [e for e in await store.audit_log(a.id) if e["kind"].startswith("escalation")]
+    assert [(e["kind"], e["officer"]) for e in log] == [
+        ("escalation_claimed", "officer.li"), ("escalation_note", "officer.li"), ("escalation_note", "officer.li"),
+        ("escalation_resolved", "officer.li")]
+    assert log[2]["note"] == "Victim already transferred 50,000 CNY; case opened."  # a copy is kept in the audit
+
+
+async def test_the_database_itself_keeps_resolved_escalations_notes_and_the_audit_unchanged(store, tmp_path):
+    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk")).warning
+    [escalation] = await store.escalations(warning_id=a.id)
+    await store.resolve_escalation(escalation.id, "officer.li", "Visited.", NOW + 60)
+    with sqlite3.connect(tmp_path / "robot.db") as db:
+        for statement in ("UPDATE escalations SET status = 'open'", "UPDATE escalation_notes SET text = 'nothing'",
+                          "DELETE FROM escalation_notes", "UPDATE audit SET kind = 'x'", "DELETE FROM audit"):
+            with pytest.raises(sqlite3.IntegrityError):
+                db.execute(statement)
+
+
+async def test_notes_written_before_the_upgrade_become_the_first_note(tmp_path):
+    path = tmp_path / "robot.db"
+    old = SqliteRepository(path)
+    old.migrations = MIGRATIONS[:1]
+    await old.open()
+    await old.close()
+    with sqlite3.connect(path) as db:  # what release 1 wrote for a resolved escalation
+        db.execute("""INSERT INTO warnings (id, external_id, phone, dial_number, risk, fraud_type, language, received_at,
+                      accepted_at, status, next_attempt_at, updated_at)
+                      VALUES (1, 'W-1', '+8613800138000', '13800138000', 'high', 'generic', 'zh-CN', 'x', ?, 'done', ?, ?)""",
+                   (NOW, NOW, NOW))
+        db.execute("""INSERT INTO escalations (warning_id, reason, mode, status, claimed_by, notes, created_at, resolved_at)
+                      VALUES (1, 'high_risk', 'ticket', 'resolved', 'officer.li', 'Visited.', ?, ?)""", (NOW, NOW + 60))
+    upgraded = SqliteRepository(path)
+    await upgraded.open()
+    [escalation] = await upgraded.escalations(warning_id=1)
+    assert [(n.author, n.written_at, n.text) for n in escalation.notes] == [("officer.li", NOW + 60, "Visited.")]
+    await upgraded.close()
