@@ -43,6 +43,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     chat.add_argument("--json", action="store_true", help="end with one JSON line: outcome, path, escalation, turns")
     chat.set_defaults(handler=_chat)
 
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure how the scripts understand a set of labelled callee turns",
+        description="Each turn is played into a fresh conversation in its state; the report gives how many "
+        "the robot handled right, per-label precision and recall, and missed urgency and false escalations. "
+        "The set's format is bench/understanding/CONTEXT.md.",
+    )
+    evaluate.add_argument("sets", nargs="+", metavar="SET", help="YAML files of labelled turns")
+    evaluate.add_argument("--dialogs", default="dialogs", metavar="DIR", help="the scripts (default: dialogs)")
+    evaluate.add_argument("--errors", action="store_true", help="list the turns handled wrongly")
+    evaluate.set_defaults(handler=_evaluate)
+
 
 def _check(args: argparse.Namespace) -> int:
     problems, file_count = asyncio.run(check_paths(args.paths))
@@ -54,6 +66,24 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{len(errors)} problem(s) and {warnings} warning(s) in {file_count} file(s)", file=sys.stderr)
         return 1
     print(f"{file_count} script(s) OK" + (f", {warnings} warning(s)" if warnings else ""), file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..understanding.evaluation import Report, evaluate, load_items
+    from .checks import script_files
+
+    try:
+        scripts = {}
+        for path in script_files([args.dialogs]):
+            script = load_script(path).script
+            scripts[f"{script.meta.language.value}/{script.meta.id}"] = script
+        items = [item for path in args.sets for item in load_items(path)]
+        report = Report(asyncio.run(evaluate(items, scripts)))
+    except (ScriptError, KeyError, ValueError, OSError) as err:
+        print(err, file=sys.stderr)
+        return 1
+    print("\n".join(report.lines(", ".join(args.sets), show_errors=args.errors)))
     return 0
 
 
