@@ -65,11 +65,12 @@ async def test_a_whole_conversation_with_dtmf_and_barge_in(worker, speech_kit, e
     assert done["robot_hung_up"]
     said_over_robot = [e for e in events if e["event"] == "said" and e["over_robot"]]
     assert said_over_robot, "the callee should have barged in"
-    # Measured at the callee, as a phone would: the robot stopped talking once the callee's
-    # words were clearly a turn (two words that are not backchannels, or a second of speech),
-    # and answered each turn quickly.
+    barge_in = said_over_robot[0]
+    # Measured at the callee, as a phone would: the robot stopped talking while the callee was
+    # still saying "No, nothing like that." (once it was clearly a turn: two words that are not
+    # backchannels, or 0.8 s of speech), and answered each turn.
     assert done["robot_kept_talking_after_barge_in_seconds"]
-    assert max(done["robot_kept_talking_after_barge_in_seconds"]) < 1.1
+    assert max(done["robot_kept_talking_after_barge_in_seconds"]) < barge_in["ended"] - barge_in["started"]
     assert done["response_latencies_seconds"] and max(done["response_latencies_seconds"]) < 2.0
     print("callee measurements:", json.dumps({k: v for k, v in done.items() if k != "event"}))
 
