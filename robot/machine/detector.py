@@ -52,6 +52,10 @@ class MachineSettings(BaseModel):
     greeting_seconds: float = 1.5
     after_greeting_silence_seconds: float = 0.8
     total_analysis_seconds: float = 5.0
+    machine_talk_seconds: float = 4.0
+    """Talk this long without a pause for the caller is a machine. A person's longest pick-up
+    line ("Hi, this is Mary speaking, who's calling please?") took espeak-ng 3.6 s in the
+    benchmark, so 3.5 s called a person a machine; voicemail greetings run 4 to 10 s."""
     min_word_seconds: float = 0.1
     max_words: int = 3
     beep: BeepSettings = Field(default_factory=BeepSettings)
@@ -167,7 +171,7 @@ class MachineDetector:
     def _long_talk(self) -> Decision | None:
         assert self._speech_started is not None
         talked = self.seconds - self._speech_started
-        if self.decision.verdict is Verdict.UNDECIDED and talked >= self.settings.total_analysis_seconds - 1e-6:
+        if self.decision.verdict is Verdict.UNDECIDED and talked >= self.settings.machine_talk_seconds - 1e-6:
             return self._decide(Decision(Verdict.MACHINE, Kind.VOICEMAIL,
                                          f"talked {talked:g} s without a pause for the caller", self._heard, self.seconds))
         return None
@@ -194,8 +198,9 @@ class MachineDetector:
         return None
 
     def _decide(self, decision: Decision) -> Decision | None:
-        if (decision.verdict, decision.kind) == (self.decision.verdict, self.decision.kind):
-            return None
+        same = (decision.verdict, decision.kind) == (self.decision.verdict, self.decision.kind)
+        if same and not (decision.beep is not None and self.decision.beep is None):
+            return None  # nothing new; but the beep is news even to a known voicemail: the message may start
         self.decision = decision
         return decision
 
