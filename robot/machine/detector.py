@@ -72,11 +72,35 @@ class Decision:
     beep: Beep | None = None
 
 
+class LanguageFile(BaseModel):
+    """languages/LANGUAGE.yaml: the default message to machines and their words by kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message: str = Field(min_length=1, max_length=200)
+    words: dict[Kind, list[str]] = {}
+
+
+@cache
+def language_file(language: Language) -> LanguageFile | None:
+    path = LANGUAGES_DIR / f"{language.value}.yaml"
+    if not path.exists():
+        return None
+    return LanguageFile.model_validate(YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {})
+
+
+def default_message(language: Language) -> str:
+    """What the robot says to a voicemail or an assistant in this language, unless the script says otherwise."""
+    found = language_file(language)
+    return found.message if found else ""
+
+
 class Catalogue:
     """The words machines say in one language, by kind."""
 
     def __init__(self, language: Language) -> None:
-        words = _catalogue(language)
+        found = language_file(language)
+        words = found.words if found else {}
         intents = {kind.value: Intent(phrases=phrases, negatable=False) for kind, phrases in words.items() if phrases}
         self._matcher = IntentMatcher(intents, language) if intents else None
         self._order = list(intents)
@@ -86,15 +110,6 @@ class Catalogue:
             return None
         match = self._matcher.match_text(text, self._order)
         return (Kind(match.intent), match.phrase) if match else None
-
-
-@cache
-def _catalogue(language: Language) -> dict[Kind, list[str]]:
-    path = LANGUAGES_DIR / f"{language.value}.yaml"
-    if not path.exists():
-        return {}
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
-    return {Kind(kind): [str(phrase) for phrase in phrases] for kind, phrases in data.items()}
 
 
 class MachineDetector:
@@ -117,10 +132,18 @@ class MachineDetector:
         self._heard = ""
         self._stretch_text = ""
         """What the recogniser made of the current stretch of talk."""
+        self._reopened_at: float | None = None
+
+    def reopen(self) -> None:
+        """The robot has said its message to the machine: for another analysis window, a
+        person who speaks up (a short stretch of talk, not a machine's words) is a person."""
+        self._reopened_at = self._machine_done_at = self.seconds
 
     @property
     def deciding(self) -> bool:
         """Still within the analysis window (and not a voicemail, which is final)."""
+        if self._reopened_at is not None:
+            return self.seconds < self._reopened_at + self.settings.total_analysis_seconds
         final = self.decision.verdict is Verdict.MACHINE and self.decision.kind is Kind.VOICEMAIL
         if final:
             return False
@@ -203,6 +226,16 @@ class MachineDetector:
             return None  # nothing new; but the beep is news even to a known voicemail: the message may start
         self.decision = decision
         return decision
+
+    @property
+    def talking(self) -> bool:
+        """The far end is in a stretch of talk (pauses shorter than after_greeting_silence_seconds included)."""
+        return self._speech_started is not None
+
+    @property
+    def quiet_seconds(self) -> float:
+        """How long the far end has been silent."""
+        return self._silence
 
     @property
     def silent(self) -> bool:
