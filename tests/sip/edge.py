@@ -72,8 +72,12 @@ class SippPeer:
              "-mp", str(free_port(address) & ~1), "-nostdin", "-trace_msg", "-trace_err"],
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: udp_bound(address, self.port) or self.process.poll() is not None, f"SIPp on {address}:{self.port}")
-        assert self.process.poll() is None, f"SIPp {scenario} on {address}:{self.port} exited: {self.errors()}"
+        try:
+            wait_until(lambda: udp_bound(address, self.port) or self.process.poll() is not None, f"SIPp on {address}:{self.port}")
+            assert self.process.poll() is None, f"SIPp {scenario} on {address}:{self.port} exited: {self.errors()}"
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def uri(self) -> str:
@@ -132,8 +136,12 @@ class Edge:
                  *(argument for name, value in defines.items() for argument in ("-A", f"{name}={value}"))],
                 stdout=log, stderr=subprocess.STDOUT,
             )
-        wait_until(lambda: self.process.poll() is not None or self._answers(), "Kamailio's control socket")
-        assert self.process.poll() is None, f"Kamailio did not start:\n{self.log()}"
+        try:
+            wait_until(lambda: self.process.poll() is not None or self._answers(), "Kamailio's control socket")
+            assert self.process.poll() is None, f"Kamailio did not start:\n{self.log()}"
+        except BaseException:
+            self.stop()
+            raise
 
     def _answers(self) -> bool:
         return subprocess.run(["kamcmd", "-s", self.control, "core.version"], capture_output=True).returncode == 0
