@@ -40,6 +40,8 @@ FRAME_SECONDS = 0.02
 HELLO_MAX_SECONDS = 3.0
 WATCH_SECONDS = 0.1
 """How often the conversation loop looks whether the call is over (nothing waits on it)."""
+DRAIN_SECONDS = 3.0
+"""After a hang-up: how long the frames received before it may take to be heard."""
 
 
 def mask_phone(target: str) -> str:
@@ -258,9 +260,10 @@ class CallSession:
 
     def _dialog_event(self, event: DialogEvent) -> None:
         self.listener.dialog_event(event)
-        if isinstance(event, Say):
+        if isinstance(event, Say) and not self._ended.is_set():
             self.speaker.say(event.text)
-        if isinstance(event, EscalationRequested) and event.mode is EscalationMode.LIVE and self._officer_ringing is None:
+        if (isinstance(event, EscalationRequested) and event.mode is EscalationMode.LIVE
+                and self._officer_ringing is None and not self._ended.is_set()):  # nobody left to bridge
             self._officer_ringing = asyncio.ensure_future(self._ring_officer())
             self._tasks.add(self._officer_ringing)
         if self.on_event is not None:
@@ -387,7 +390,12 @@ class CallSession:
             if self._aborted.is_set():
                 pass  # the result says interrupted; the dialog did not finish
             elif self._ended.is_set() and not self.engine.finished:
-                await self.engine.callee_hung_up()
+                with contextlib.suppress(TimeoutError):  # the frames received before the BYE
+                    await asyncio.wait_for(asyncio.shield(pump), DRAIN_SECONDS)
+                if pump.done():
+                    await self.listener.callee_left()  # the words said just before the click count
+                if not self.engine.finished:
+                    await self.engine.callee_hung_up()
             elif self.engine.finished:
                 escalation = self.engine.escalation
                 if escalation is not None and escalation.mode.value == "live" and not self._ended.is_set():
@@ -445,8 +453,12 @@ class CallSession:
                 await self.listener.run_on_stream(self.stream.finish)
 
     async def _pump_frames(self) -> None:
+        """Feed the received frames to the listener until the call has ended and the last of
+        them has been heard (and any turn it ended understood)."""
         while True:
             frames = self.rx_frames
+            if self._ended.is_set() and not frames:
+                return
             if frames:
                 # Frames waiting longer than LATE_BACKLOG_FRAMES ticks are handled late.
                 self.processed_late += max(0, len(frames) - LATE_BACKLOG_FRAMES)
