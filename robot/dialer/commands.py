@@ -19,8 +19,9 @@ from ..store.repository import StoreError
 from ..store.sqlite import SqliteRepository
 from .api import create_app
 from .config import DialerConfig, load_dialer_config
-from .daemon import Daemon, store_warning
-from .intake import read_rows, validate_warning
+from .daemon import Daemon
+from .deliveries import add_deliveries_parser
+from .intake import intake_for, read_rows, validate_warning
 from .scripts import ScriptLibrary
 
 _LOGGER = logging.getLogger("robot.run")
@@ -37,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     importer.add_argument("file")
     importer.add_argument("--config", help="daemon config YAML (for the database, region and time zone)")
     importer.set_defaults(handler=_import)
+
+    add_deliveries_parser(subparsers, _load)
 
     demo = subparsers.add_parser("demo", help="the daemon against simulated citizens on loopback, end to end")
     demo.add_argument("--keep", action="store_true", help="keep the temporary directory (database, recordings, logs)")
@@ -167,7 +170,7 @@ async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[
             if isinstance(checked, list):
                 problems += [f"{path}:{row.line}: {'.'.join(map(str, e.loc))}: {e.message}" for e in checked]
                 continue
-            result = await store_warning(repository, config, checked, clock.now())
+            result = await repository.accept_warning(checked, clock.now(), escalate=intake_for(checked).escalate)
             if result.created:
                 stored += 1
             else:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from robot.dialer.demo import run_demo
+
+pytestmark = pytest.mark.slow  # real processes (see pyproject: markers)
 
 
 async def test_the_demo_reaches_every_expected_outcome():
@@ -17,4 +21,6 @@ async def test_the_demo_reaches_every_expected_outcome():
     queue = text.split("Escalation queue")[1]
     for reason in ("high_risk", "unanswered_busy", "unanswered", "urgent_speech"):
         assert reason in queue, text
-    assert 'heard: "they told me to keep it secret"' in queue
+    # What was heard is the partial result the urgency was spotted in: "keep it" may come before
+    # "secret" has been decoded (PocketSphinx's partials here read "keep it take" at that point).
+    assert 'heard: "they told me to keep it' in queue
