@@ -23,17 +23,14 @@ from ..clock import Clock, WallClock
 from ..dialog.const import AttemptOutcome, EscalationReason, RiskLevel
 from ..dialog.events import EscalationRequested
 from ..dialog.loader import ScriptError
-from ..escalation.webhook import Deliverer, Envelope
+from ..escalation.webhook import Deliverer
 from ..masking import mask_phone
 from ..sip.config import SipConfig, load_sip_config
-from ..sip.outcome import CallOutcome
 from ..sip.result import CallRequest, CallResult
 from ..speech.kit import SpeechKit
 from ..store.records import (
     Accepted,
-    AttemptResult,
     DeliveryKind,
-    DeliveryRecord,
     EscalationRecord,
     EscalationStatus,
     QueuedEscalation,
@@ -45,17 +42,17 @@ from .config import DialerConfig
 from .health import Health, health_of
 from .intake import FieldError, IntakeRules, intake_for, validate_warning
 from .metrics import Metrics
+from .outbox import compose_deliveries
 from .policy import (
     CircuitBreaker,
     Pacer,
-    decide,
     next_allowed,
     start_of_local_day,
     start_of_next_local_day,
 )
-from .results import AttemptFinished, AttemptsLost, EscalationHeard, Report, ResultRecorder
-from .scripts import ScriptLibrary, ScriptVersion
-from .views import escalation_body, outcome_body
+from .reports import AttemptReports
+from .results import AttemptFinished, AttemptsLost, EscalationHeard, ResultRecorder
+from .scripts import ScriptLibrary, warning_values
 from .wire import StartCall
 from .workers import CallPool, PoolListener, WorkerPool
 
@@ -92,12 +89,13 @@ class Daemon(PoolListener):
         self.breaker = CircuitBreaker(breaker.window_seconds, breaker.min_attempts, breaker.failure_ratio, breaker.open_seconds)
         hooks = config.webhooks
         self.deliverer = Deliverer(
-            repository, self.clock, compose=self._compose, secret=hooks.secret.read() if hooks.secret else None,
+            repository, self.clock, compose=compose_deliveries(repository, hooks, config.zone), secret=hooks.secret.read() if hooks.secret else None,
             retry_delays_seconds=hooks.retry_delays_seconds, timeout_seconds=hooks.timeout_seconds,
             allowed_hosts=hooks.allowed_hosts(), per_host=hooks.concurrent_per_host,
             lanes={DeliveryKind.ESCALATION: hooks.concurrent_escalations, DeliveryKind.OUTCOME: hooks.concurrent_outcomes},
         )
-        self.recorder = ResultRecorder(self._store_report, config.results_journal)
+        self.reports = AttemptReports(repository, config.policy, self.metrics, self.breaker, stored=self._stored)
+        self.recorder = ResultRecorder(self.reports.store, config.results_journal)
         self.lease_seconds = self.sip.max_call_seconds + self.sip.ring_timeout_seconds + config.lease_margin_seconds
         self.draining = False
         self.started = False
@@ -233,7 +231,7 @@ class Daemon(PoolListener):
 
     def attempt_finished(self, attempt_id: int, result: CallResult) -> None:
         now = self.clock.now()
-        self._count_result(result, now)
+        self.reports.count(result, now)
         self.recorder.add(AttemptFinished(attempt_id=attempt_id, result=result, received_at=now))
         self.wake()
 
@@ -244,101 +242,12 @@ class Daemon(PoolListener):
     def slot_freed(self) -> None:
         self.wake()
 
-    def _count_result(self, result: CallResult, now: float) -> None:
-        """Metrics and the trunk circuit breaker, as the result arrives (the store may be slower)."""
-        if result.call_outcome is CallOutcome.FAILED:
-            tripped = self.breaker.record(now, failed=True)
-        elif result.call_outcome in (CallOutcome.INTERRUPTED, CallOutcome.ROBOT_ERROR):
-            tripped = False
-            self.breaker.abstain()  # says nothing about the trunk
-        else:
-            tripped = self.breaker.record(now, failed=False)
-        if tripped:
-            self.metrics.circuit_trips.inc()
-            _LOGGER.error("trunk circuit breaker OPEN: %.0f%% of recent attempts failed on the trunk; no new calls for %g s",
-                          100 * self.breaker.failure_rate(now), self.breaker.open_seconds)
-        self.metrics.outcomes.labels(result.outcome.value).inc()
-        if result.sip_status:
-            self.metrics.sip_status.labels(str(result.sip_status)).inc()
-        stats = result.stats
-        for seconds in stats.asr_final_seconds:
-            self.metrics.asr_latency.observe(seconds)
-        for seconds in stats.tts_first_audio_seconds:
-            self.metrics.tts_latency.observe(seconds)
-        self.metrics.audio_underruns.inc(stats.audio_gaps)
-        self.metrics.frames_received.inc(stats.frames_received)
-        self.metrics.frames_late.inc(stats.frames_processed_late + stats.frames_dropped)
-        self.metrics.recognizer_restarts.inc(stats.recognizer_restarts)
-        self.metrics.active_calls.set(self.pool.active_calls())
-
-    async def _store_report(self, report: Report) -> None:
-        if isinstance(report, AttemptFinished):
-            await self._store_result(report)
-        elif isinstance(report, EscalationHeard):
-            await self._store_escalation(report)
-        else:
-            closed = await self.repository.recover(report.received_at, attempt_ids=report.attempt_ids)
-            self.metrics.interrupted.inc(len(closed))
-            _LOGGER.error("call worker %s died with %d call(s) up: attempts %s closed as interrupted and re-queued",
-                          report.worker, len(closed), closed)
-            self.wake()
-
-    async def _store_escalation(self, report: EscalationHeard) -> None:
-        attempt = await self.repository.get_attempt(report.attempt_id)
-        if attempt is None:
-            raise NotFound(f"an escalation for unknown attempt {report.attempt_id}")
-        event = report.event
-        escalation, created = await self.repository.open_escalation(
-            attempt.warning_id, event.reason.value, phrase=event.phrase or "", mode=event.mode, attempt_id=report.attempt_id,
-            now=report.received_at,
-        )
-        if created:
-            self._count_escalations([escalation])
-            _LOGGER.warning("attempt %s: escalation %s (%s, %s) opened during the call", report.attempt_id, escalation.id,
-                            escalation.reason, escalation.mode.value)
-
-    async def _store_result(self, report: AttemptFinished) -> None:
-        result, now = report.result, report.received_at
-        attempt = await self.repository.get_attempt(report.attempt_id)
-        warning = await self.repository.get_warning(attempt.warning_id) if attempt else None
-        if attempt is None or warning is None:
-            raise NotFound(f"a result for unknown attempt {report.attempt_id}")
-        outcome = AttemptResult(
-            sip_status=result.sip_status, call_outcome=result.call_outcome.value, outcome=result.outcome,
-            answered=result.answered, duration_seconds=result.duration_seconds, transcript=result.transcript,
-            escalation=result.escalation.model_dump(mode="json") if result.escalation else None,
-            recording=result.recording, error=result.error,
-        )
-        decision = decide(self.config.policy, warning, outcome, now)
-        opened = await self.repository.finish_attempt(report.attempt_id, outcome, decision, now)
-        self._count_escalations(opened)
-        _LOGGER.info("warning %s: attempt %d to %s -> %s (%s)%s%s", warning.external_id, attempt.number, mask_phone(warning.phone),
-                     outcome.outcome.value, outcome.sip_status, f"; {decision.note}" if decision.note else "",
-                     f"; error: {outcome.error}" if outcome.error else "")
-        self._deliveries_due.set()
-        self.wake()
-
-    def _count_escalations(self, opened: list[EscalationRecord]) -> None:
+    def _stored(self, opened: list[EscalationRecord]) -> None:
+        """A worker's report was stored: count what it escalated; deliveries and calls may be due."""
         for escalation in opened:
             self.metrics.escalations.labels(escalation.reason, escalation.mode.value).inc()
-        if opened:
-            self._deliveries_due.set()
-
-    # -- deliveries --------------------------------------------------------------------
-
-    async def _compose(self, delivery: DeliveryRecord) -> Envelope:
-        """Where a delivery goes and its body (the API's public JSON), at its first try."""
-        hooks, zone = self.config.webhooks, self.config.zone
-        if delivery.kind is DeliveryKind.ESCALATION:
-            entry = await self.repository.queued_escalation(delivery.subject_id)
-            warning = await self.repository.get_warning(entry.warning_id) if entry else None
-            if entry is None or warning is None:
-                raise NotFound(f"delivery {delivery.id}: no escalation {delivery.subject_id}")
-            return Envelope(hooks.escalation_url, escalation_body(entry, await self.repository.warning_detail(warning), zone))
-        warning = await self.repository.get_warning(delivery.subject_id)
-        if warning is None:
-            raise NotFound(f"delivery {delivery.id}: no warning {delivery.subject_id}")
-        return Envelope(warning.callback_url or hooks.outcome_url, outcome_body(await self.repository.warning_detail(warning), zone))
+        self._deliveries_due.set()
+        self.wake()
 
     # -- for the API ---------------------------------------------------------------------
 
@@ -506,28 +415,6 @@ async def _first_event(*events: asyncio.Event, timeout_seconds: float) -> None:
             waiter.cancel()
     for event in events:
         event.clear()
-
-
-def warning_values(warning: WarningRecord, version: ScriptVersion) -> dict[str, str]:
-    """The script variables this warning sets: only those the script declares from_warning,
-    and only values that fit them (checked at intake too; scripts may have been reloaded
-    since). Everything else the robot says comes from the script."""
-    given: dict[str, str] = {}
-    extra_variables = warning.extra.get("variables")
-    if isinstance(extra_variables, dict):
-        given |= {str(key): value for key, value in extra_variables.items() if isinstance(value, str)}
-    if warning.name:
-        given["name"] = warning.name
-    allowed = version.script.warning_variables()
-    values = {}
-    for key, value in given.items():
-        variable = allowed.get(key)
-        why = variable.refuses(value) if variable is not None else "the script does not let a warning set it"
-        if why is None:
-            values[key] = value
-        elif key != "name" or variable is not None:
-            _LOGGER.warning("warning %s: variable %s not used (%s)", warning.external_id, key, why)
-    return values
 
 
 class IntakeError(Exception):

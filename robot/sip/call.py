@@ -20,7 +20,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ import pjsua2 as pj
 from ..dialog.const import AttemptOutcome, EscalationMode
 from ..dialog.engine import DialogEngine
 from ..dialog.events import DialogEvent, EscalationRequested, Finished, Say
-from ..error import RobotError
 from ..speech.kit import SpeechKit
 from ..speech.pipeline import AudioClock, CallListener, Mark, RecognizerFailed
 from ..speech.prompts import script_sentences
@@ -40,6 +39,7 @@ from .endpoint import PjsuaThread, SipError
 from .handoff import OfficerHandOff
 from .legs import Leg, LegEvents, Legs
 from .outcome import CallOutcome, outcome_for_status
+from .parts import CallPartFailed, CallParts
 from .phrases import apology_text, fixed_sentences
 from .result import CallEscalation, CallRequest, CallResult, CallStats, TimelineEntry
 from .speaker import Speaker
@@ -52,15 +52,6 @@ MAX_RECOGNIZER_RESTARTS = 3
 """Fresh recogniser streams a call may take after failures; one more failure ends it."""
 MEDIA_WAIT_SECONDS = 5.0
 PROMPT_DRAIN_SECONDS = 30.0
-
-
-class CallPartFailed(RobotError):
-    """A part of a call failed and could not recover: the call ends with an apology."""
-
-    def __init__(self, part: str, error: BaseException) -> None:
-        detail = error.message if isinstance(error, RobotError) else f"{type(error).__name__}: {error}"
-        super().__init__(f"{part.replace(' ', '_')}_failed", f"{part}: {detail}")
-        self.part = part
 
 
 class _Fields(dict[str, str]):
@@ -106,14 +97,14 @@ class CallSession(LegEvents):
         self._dialled = False
         self._timed_out = False
         self.dial_error: SipError | None = None
-        self.failure: CallPartFailed | None = None
+        self.parts = CallParts(self.legs.name)
         self.clock = AudioClock()
         self.engine = DialogEngine(script, variables=request.variables, clock=self.clock, on_event=self._dialog_event)
         self.listener = CallListener(
             self.engine, self.stream, WebRtcSpeechDetector(), self.clock, interrupt=self._interrupt, resume=self._resume
         )
         self.speaker = Speaker(self.prompts, functools.partial(self.legs.play, Leg.CALLEE), self._prompt_finished,
-                               spawn=functools.partial(self._spawn, "speaker"))
+                               spawn=functools.partial(self.parts.spawn, "speaker"))
         self.handoff = OfficerHandOff(
             self.legs, self.speaker, self.prompts, uri=request.human_queue_uri or config.human_queue_uri,
             language=self.language, warning_id=self.warning_id, ring_timeout_seconds=self.ring_timeout_seconds,
@@ -125,8 +116,6 @@ class CallSession(LegEvents):
             recover=self._recover_recognizer, name=self.legs.name,
         )
         self._early_listening: asyncio.Task[Any] | None = None
-        self._parts: asyncio.TaskGroup | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.processed_late = 0
         self.recognizer_restarts = 0
 
@@ -151,52 +140,16 @@ class CallSession(LegEvents):
         self.rx_frames = frames
         self._media.set()
         if early and self._early_listening is None:  # 183 with media: maybe a carrier announcement
-            self._early_listening = self._spawn(
+            self._early_listening = self.parts.spawn(
                 "early media", self.announcements.listen(lambda: self._confirmed.is_set() or self._ended.is_set())
             )
 
     def leg_dtmf(self, digit: str) -> None:
         if self._confirmed.is_set():
             self._mark("dtmf", digit)
-            self._spawn("keys", self.listener.dtmf(digit))
+            self.parts.spawn("keys", self.listener.dtmf(digit))
 
-    # -- parts and their supervisor ----------------------------------------------------
-
-    def _spawn(self, part: str, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Start a part of the call: under the supervisor once the call is answered, so
-        that its failure ends the call; before that (or while the supervisor winds down) as
-        a task of the session's own, cancelled when the call ends."""
-        supervised = self._supervised(part, coroutine)
-        task: asyncio.Task[Any] | None = None
-        if self._parts is not None:
-            with contextlib.suppress(RuntimeError):  # the supervisor is shutting down
-                task = self._parts.create_task(supervised, name=f"call {self.legs.name}: {part}")
-        if task is None:
-            task = asyncio.create_task(supervised, name=f"call {self.legs.name}: {part}")
-            task.add_done_callback(self._log_unsupervised)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _supervised(self, part: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        try:
-            return await coroutine
-        except CallPartFailed:
-            raise
-        except Exception as err:
-            _LOGGER.exception("call %s: the %s failed", self.legs.name, part)
-            raise CallPartFailed(part, err) from err
-
-    def _log_unsupervised(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None and self.failure is None:
-            error = task.exception()
-            self.failure = error if isinstance(error, CallPartFailed) else CallPartFailed(task.get_name(), error)  # type: ignore[arg-type]
-
-    def _stop_parts(self) -> None:
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
+    # -- recovery ------------------------------------------------------------------------
 
     async def _recover_recognizer(self, error: RecognizerFailed) -> None:
         """A fresh recogniser stream in place of the one that failed; the call goes on. After
@@ -227,7 +180,7 @@ class CallSession(LegEvents):
             self._mark("say", event.text)
             self.speaker.say(event.text)
         elif isinstance(event, EscalationRequested) and event.mode is EscalationMode.LIVE and self._ringing is None:
-            self._ringing = self._spawn("hand-off", self.handoff.ring())  # the officer's phone rings during the hold prompt
+            self._ringing = self.parts.spawn("hand-off", self.handoff.ring())  # the officer's phone rings during the hold prompt
         elif isinstance(event, Finished):
             self._dialog_finished.set()
         if self.on_event is not None:
@@ -279,7 +232,7 @@ class CallSession(LegEvents):
                     await self._converse()
         except Exception as err:  # a part of the call outside the supervisor: never lost, never a trunk fault
             _LOGGER.exception("call %s failed", self.legs.name)
-            self.failure = self.failure or (err if isinstance(err, CallPartFailed) else CallPartFailed("call", err))
+            self.parts.failure = self.parts.failure or (err if isinstance(err, CallPartFailed) else CallPartFailed("call", err))
         finally:
             try:
                 if self._dialled:
@@ -288,8 +241,7 @@ class CallSession(LegEvents):
                         await asyncio.wait_for(self._ended.wait(), 5)
                 with contextlib.suppress(Exception):
                     await self.speaker.interrupt()
-                self._stop_parts()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self.parts.wait_stopped()
             finally:
                 # Always: pjsua2 objects must die on the pjsua thread, whatever happened.
                 await self.legs.release()
@@ -326,16 +278,7 @@ class CallSession(LegEvents):
 
     async def _converse(self) -> None:
         """The answered call, its parts under one supervisor."""
-        try:
-            async with asyncio.TaskGroup() as parts:
-                self._parts = parts
-                self._spawn("conversation", self._conversation())
-        except* Exception as failed:
-            found = [error for error in failed.exceptions if isinstance(error, CallPartFailed)]
-            self.failure = found[0] if found else CallPartFailed("call", failed.exceptions[0])
-        finally:
-            self._parts = None
-        if self.failure is not None:
+        if await self.parts.supervise("conversation", self._conversation()) is not None:
             await self._apologise()
 
     async def _conversation(self) -> None:
@@ -349,7 +292,7 @@ class CallSession(LegEvents):
         await self.announcements.listen(self._ended.is_set, hello_seconds=self.config.hello_listen_seconds)
         if self.announcements.found is not None or self._ended.is_set():
             return
-        self._spawn("frame pump", self._pump_frames())
+        self.parts.spawn("frame pump", self._pump_frames())
         try:
             await self.engine.start()
             await _first_of(self._dialog_finished, self._ended, self._aborted, timeout_seconds=self.config.max_call_seconds)
@@ -366,7 +309,7 @@ class CallSession(LegEvents):
             else:
                 await self.speaker.drain(PROMPT_DRAIN_SECONDS)
         finally:
-            self._stop_parts()  # the pump, a ringing officer leg, a prompt still playing
+            self.parts.stop()  # the pump, a ringing officer leg, a prompt still playing
 
     async def _pump_frames(self) -> None:
         while True:
@@ -388,9 +331,10 @@ class CallSession(LegEvents):
     async def _apologise(self) -> None:
         """A part failed: say sorry (from the prompt cache, so it plays even if synthesis is
         what failed) and hang up. Never silence."""
-        assert self.failure is not None
-        _LOGGER.error("call %s: %s; apologising and hanging up", self.legs.name, self.failure.message)
-        self._mark("failed", self.failure.message)
+        failure = self.parts.failure
+        assert failure is not None
+        _LOGGER.error("call %s: %s; apologising and hanging up", self.legs.name, failure.message)
+        self._mark("failed", failure.message)
         if self._ended.is_set() or self._aborted.is_set():
             return
         with contextlib.suppress(Exception):
@@ -399,7 +343,7 @@ class CallSession(LegEvents):
         self._mark("apology")
         apology.say(apology_text(self.language))
         assert apology.task is not None
-        self._tasks.add(apology.task)
+        self.parts.keep(apology.task)
         await _first_of(apology.task, self._ended, self._aborted, timeout_seconds=PROMPT_DRAIN_SECONDS)
         if apology.task.done() and not apology.task.cancelled() and apology.task.exception() is not None:
             _LOGGER.error("call %s: the apology could not be played: %s", self.legs.name, apology.task.exception())
@@ -408,13 +352,14 @@ class CallSession(LegEvents):
 
     def _result(self, answered: bool, duration: float) -> CallResult:
         engine = self.engine
-        error = self.failure.message if self.failure else self.dial_error.message if self.dial_error else None
+        failure = self.parts.failure
+        error = failure.message if failure else self.dial_error.message if self.dial_error else None
         if self.announcements.found is not None:
             call_outcome = self.announcements.found
             outcome = AttemptOutcome(call_outcome.value)
         elif self._aborted.is_set() and not engine.finished:
             call_outcome, outcome = CallOutcome.INTERRUPTED, AttemptOutcome.INTERRUPTED
-        elif self.failure is not None and not engine.finished:
+        elif failure is not None and not engine.finished:
             call_outcome, outcome = CallOutcome.ROBOT_ERROR, AttemptOutcome.ROBOT_ERROR
         elif answered:
             call_outcome = CallOutcome.ANSWERED

@@ -59,7 +59,7 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body():
 def deliverer_for(h, clock, *, url: str, **settings):  # type: ignore[no-untyped-def]
     """The daemon's own composition (public JSON, routes), with this escalation URL."""
     async def compose(delivery):  # type: ignore[no-untyped-def]
-        envelope = await h.daemon._compose(delivery)
+        envelope = await h.daemon.deliverer.compose(delivery)
         return Envelope(url if delivery.kind == "escalation" else None, envelope.body)
 
     return Deliverer(h.store, clock, compose=compose, **({"secret": None, "retry_delays_seconds": [5], "timeout_seconds": 5} | settings))
