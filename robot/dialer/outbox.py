@@ -17,6 +17,8 @@ from .views import escalation_body, outcome_body
 def compose_deliveries(repository: Repository, hooks: WebhookConfig, zone: ZoneInfo) -> Compose:
     async def compose(delivery: DeliveryRecord) -> Envelope:
         if delivery.kind is DeliveryKind.ESCALATION:
+            if hooks.escalation_url is None:
+                return Envelope(None, {})  # nowhere to send it: no body to build
             entry = await repository.queued_escalation(delivery.subject_id)
             warning = await repository.get_warning(entry.warning_id) if entry else None
             if entry is None or warning is None:
@@ -25,6 +27,9 @@ def compose_deliveries(repository: Repository, hooks: WebhookConfig, zone: ZoneI
         warning = await repository.get_warning(delivery.subject_id)
         if warning is None:
             raise NotFound(f"delivery {delivery.id}: no warning {delivery.subject_id}")
-        return Envelope(warning.callback_url or hooks.outcome_url, outcome_body(await repository.warning_detail(warning), zone))
+        url = warning.callback_url or hooks.outcome_url
+        if url is None:
+            return Envelope(None, {})
+        return Envelope(url, outcome_body(await repository.warning_detail(warning), zone))
 
     return compose
