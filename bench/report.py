@@ -228,6 +228,57 @@ def security_section(security: dict | None) -> list[str]:
     return lines
 
 
+def faults_section(faults: dict | None) -> list[str]:
+    if not faults:
+        return []
+    lines = ["## The store under faults", "",
+             "Command: `.venv/bin/python bench/faults.py` (issue 13). `robot run` (one call-worker process) with two calls "
+             "up: K1 rings out after 6 s (its result arrives while the store is failing), K2 is answered and stays silent "
+             "(a call that goes on meanwhile). Then another process holds SQLite's write lock (`BEGIN IMMEDIATE`) for N "
+             "seconds, or the database's 4 MB tmpfs fills up while a batch of 200 warnings is posted.", "",
+             "| fault | intake meanwhile | /healthz meanwhile | worker restarts | results stored after the fault ends | "
+             "attempts left in flight | WAL |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for run in faults.get("lock", []):
+        during = run["during"]
+        lines.append(f"| write lock held {run['lock_seconds']:g} s | {during['intake_status']} in {during['intake_seconds'] * 1000:.0f} ms, "
+                     f"Retry-After {during['retry_after']}; {run['intake_after_release']} after | {during['healthz_status']}, "
+                     f"{during['active_calls']} call up, {during['results_waiting']} result waiting, slowest "
+                     f"{during['healthz_slowest_ms']} ms | {run['worker_restarts']} | {run['stored_after_release_seconds']:g} s | "
+                     f"{run['attempts_in_flight_left']} | - |")
+    disk = faults.get("full_disk")
+    if disk:
+        during, after = disk["during"], disk["after"]
+        lines.append(f"| disk full ({disk['tmpfs_mb']} MB tmpfs) | batch of 200: {during['batch_status']} in "
+                     f"{during['batch_seconds'] * 1000:.0f} ms, Retry-After {during['retry_after']}, {during['batch_items_stored']} "
+                     f"stored; {after['batch_status_again']} after | {during['healthz_status']}, {during['active_calls']} call up, "
+                     f"{during['results_waiting']} result waiting | {disk['worker_restarts']} | "
+                     f"{after['stored_after_space_returned_seconds']:g} s | {disk['attempts_in_flight_left']} | "
+                     f"{during['wal_bytes_before_failure']:,} bytes before, {during['wal_bytes_after_failure']:,} after the failed "
+                     f"write, {after['wal_bytes_after_recovery']:,} after recovery |")
+    lines += ["", "Outcomes stored: " + "; ".join(
+        f"{label}: " + ", ".join(f"{wid} {' then '.join(o for o, _s in runs)}" for wid, runs in run["attempts"].items())
+        for label, run in [*((f"lock {r['lock_seconds']:g} s", r) for r in faults.get("lock", [])),
+                           *((("disk full", disk),) if disk else ())]) + ".", ""]
+    return lines
+
+
+def escalations_section(queue: dict | None) -> list[str]:
+    if not queue:
+        return []
+    lines = ["## The officers' queue at scale", "",
+             f"Command: `.venv/bin/python bench/escalations.py` (issue 13): `GET /v1/escalations` against `robot run` with "
+             f"{queue['open_escalations']:,} open escalations (high-risk warnings, posted in {queue['intake_seconds']:g} s), on "
+             "one kept-alive connection.", "",
+             "| request | items | bytes | p50 | p95 | max | target |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for page in queue["pages"]:
+        query = "&".join(f"{k}={v}" for k, v in page["params"].items())
+        target = "p95 <= 50 ms" if page["items"] <= 100 else "-"
+        met = f" {_met(page['p95_ms'] <= 50)}" if page["items"] <= 100 else ""
+        lines.append(f"| `?{query}` ({page['requests']} requests) | {page['items']} | {page['bytes']:,} | {page['p50_ms']} ms | "
+                     f"{page['p95_ms']} ms | {page['max_ms']} ms | {target}{met} |")
+    return [*lines, ""]
+
+
 def calls_section(calls: dict | None, engine: str) -> list[str]:
     lines: list[str] = []
     if calls:
@@ -298,6 +349,8 @@ def _rest(lines: list[str]) -> None:
                 lines.append(f"| {key.replace('_', ' ')} | {round(value, 3) if isinstance(value, float) else value} |")
         lines.append("")
     lines += security_section(load("security"))
+    lines += faults_section(load("faults"))
+    lines += escalations_section(load("escalations"))
     analysis = REPO / "bench" / "analysis.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]
