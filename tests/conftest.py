@@ -4,7 +4,12 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from robot.speech.audio import TELEPHONE_RATE, g711_round_trip, silence
+from robot.speech.catalog import Catalog
+from robot.speech.tts import PiperSynthesizer
 
 REPO = Path(__file__).resolve().parent.parent
 DIALOGS = REPO / "dialogs"
@@ -61,3 +66,29 @@ def write_script(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# Speech for tests anywhere (the speech, machine and call tests): real Piper, real G.711.
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory) -> Catalog:
+    return Catalog.load(REPO / "voices", tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def joe(catalog) -> PiperSynthesizer:
+    # Without sampling noise, so the audio (and what the recogniser makes of it) is the same every run.
+    return PiperSynthesizer.from_catalog(catalog, "en_US-joe-medium", deterministic=True)
+
+
+@pytest.fixture(scope="session")
+def phone_audio(joe):
+    """Piper speech as it arrives over a G.711 μ-law line, with silence around it."""
+
+    def make(text: str, before_seconds: float = 0.5, after_seconds: float = 1.5) -> tuple[np.ndarray, float, float]:
+        speech = g711_round_trip(joe.render(text, TELEPHONE_RATE))
+        audio = np.concatenate([silence(before_seconds, TELEPHONE_RATE), speech, silence(after_seconds, TELEPHONE_RATE)])
+        return audio, before_seconds, before_seconds + len(speech) / TELEPHONE_RATE
+
+    return make
+
+

@@ -22,7 +22,7 @@ from transitions.extensions.asyncio import AsyncMachine
 
 from ..clock import Clock, MonotonicClock
 from ..understanding.turns import TurnTaking, turn_taking_for
-from .const import EscalationReason, InputKind, Outcome, QuestionKind
+from .const import EscalationReason, InputKind, Outcome
 from .error import DialogError
 from .events import (
     Backchannel,
@@ -36,8 +36,10 @@ from .events import (
     NoMatch,
     Say,
     StateEntered,
+    transcript,
 )
-from .matcher import IntentMatcher, Match, MatchMethod, matcher_for
+from .interpret import Interpreter, Reading
+from .matcher import IntentMatcher, Match, matcher_for
 from .normalize import split_sentences, tidy_prompt
 from .schema import Action, Escalate, Reprompt, Script, State
 
@@ -50,10 +52,6 @@ DEFAULT_GIVE_UP = {
     NO_INPUT: Action(hangup=Outcome.NO_INPUT),
     NO_MATCH: Action(escalate=Escalate(reason=EscalationReason.NOT_UNDERSTOOD)),
 }
-
-
-NO_ANSWERS = ("没有", "no")
-"""How a "no" is said, to find the intent a state's "no" goes to."""
 
 
 def intent_trigger(intent: str) -> str:
@@ -87,6 +85,7 @@ class DialogEngine:
         self.script = script
         self.matcher = matcher or matcher_for(script)
         self.turn_taking: TurnTaking = turn_taking_for(script)
+        self.interpreter = Interpreter(script, self.matcher, self.turn_taking)
         self.variables: dict[str, str] = {**script.variable_defaults(), **(variables or {})}
         self.events: list[DialogEvent] = []
         self.path: list[str] = []
@@ -328,14 +327,13 @@ class DialogEngine:
     def urgent_intents(self) -> list[str]:
         """Global intents that escalate: worth checking on every partial recognition, and on
         the recogniser's alternative readings."""
-        return [handler.intent for handler in self.script.global_intents if handler.escalate]
+        return self.interpreter.urgent
 
     def spot_urgent(self, partial_text: str) -> Match | None:
         """Check partial recogniser output for urgency, even while the robot speaks."""
         if self.finished:
             return None
-        urgent = self.urgent_intents()
-        return self.matcher.match_text(partial_text, urgent, tolerant=urgent)
+        return self.interpreter.spot_urgent(partial_text)
 
     async def start(self, *, at_state: str | None = None) -> None:
         """Begin the conversation at the script's start, or (evaluations, tests) in `at_state`."""
@@ -384,58 +382,17 @@ class DialogEngine:
             self._emit(Backchannel(at_seconds=self._elapsed(), state=self.state, text=text))
             return None
         self._emit(Heard(at_seconds=self._elapsed(), state=self.state, kind=InputKind.SPEECH, text=text))
-        candidates = self.candidate_intents()
-        urgent = self.urgent_intents()
-        match = self._match_global(text, alternatives, urgent)
-        if match is None and self._asks_yes_no() and self.turn_taking.is_acknowledgment(text):
-            await self._not_an_answer()
+        meaning = self.interpreter.meaning(self.state, text, alternatives)
+        if meaning.reading is Reading.ACKNOWLEDGMENT:
+            # No answer to "has it happened?": the no_match reprompt ("please say yes or no").
+            self._counts[NO_MATCH] += 1
+            self._emit(NoMatch(at_seconds=self._elapsed(), state=self.state, count=self._counts[NO_MATCH], acknowledgment=True))
+            await self._session.trigger(NO_MATCH)
             return None
-        if match is None:
-            state_intents = candidates[len(self._global_intents) :]
-            match = self.matcher.match_text(
-                text, state_intents, alternatives=alternatives, tolerant=urgent, first_clause_first=True
-            )
-        if match is None and self._asks_yes_no() and self.matcher.cleared(text):
-            match = self._explained_away(text, candidates[len(self._global_intents) :])
-        if match is None and self.turn_taking.turn_units(text) > 0:
+        if meaning.reading is Reading.NOT_UNDERSTOOD:
             self._not_understood = text
-        await self._act_on(match, phrase=text)
-        return match
-
-    def _match_global(self, text: str, alternatives: Sequence[str], urgent: list[str]) -> Match | None:
-        """The global intents, where an urgent phrase ("转了", "sent money") does not count if
-        the danger detector finds the callee explained it as their own legitimate business
-        ("我给我妈转了两千，当面问过的") or as dealt with, and nothing in it is danger."""
-        candidates = list(self._global_intents)
-        danger = {handler.intent for handler in self.script.global_intents
-                  if handler.escalate and handler.escalate.reason is EscalationReason.URGENT_SPEECH}
-        while True:
-            match = self.matcher.match_text(text, candidates, alternatives=alternatives, tolerant=urgent)
-            if match is None or match.intent not in danger or match.method is MatchMethod.DETECTOR:
-                return match
-            if not self.matcher.cleared(text):
-                return match
-            candidates.remove(match.intent)
-
-    def _explained_away(self, text: str, state_intents: list[str]) -> Match | None:
-        """Asked whether something happened, the callee explained it as their own business
-        or as dealt with ("给女儿转了生活费，视频过的", "they called but I hung up"): that is
-        the state's "no"."""
-        for word in NO_ANSWERS:
-            found = self.matcher.match_text(word, state_intents)
-            if found is not None:
-                return Match(found.intent, text, MatchMethod.DETECTOR)
-        return None
-
-    def _asks_yes_no(self) -> bool:
-        return self.script.states[self.state].question is QuestionKind.YES_NO
-
-    async def _not_an_answer(self) -> None:
-        """An acknowledgment where a yes/no answer was asked for: the no_match reprompt
-        ("please say yes or no"), counted like any unclear answer."""
-        self._counts[NO_MATCH] += 1
-        self._emit(NoMatch(at_seconds=self._elapsed(), state=self.state, count=self._counts[NO_MATCH], acknowledgment=True))
-        await self._session.trigger(NO_MATCH)
+        await self._act_on(meaning.match, phrase=text)
+        return meaning.match
 
     async def handle_dtmf(self, digits: str) -> Match | None:
         """Key presses, one digit at a time; stops early if the conversation ends."""
@@ -485,18 +442,5 @@ class DialogEngine:
 
     def transcript(self) -> list[dict[str, Any]]:
         """What was said, in order: `{speaker, text, at_seconds}` (and `input` for the callee)."""
-        lines: list[dict[str, Any]] = []
-        for event in self.events:
-            if isinstance(event, Say):
-                lines.append({"speaker": "robot", "text": event.text, "at_seconds": event.at_seconds})
-            elif isinstance(event, Heard):
-                lines.append(
-                    {"speaker": "callee", "text": event.text, "input": event.kind.value, "at_seconds": event.at_seconds}
-                )
-            elif isinstance(event, Backchannel):
-                lines.append({"speaker": "callee", "text": event.text, "input": "speech", "at_seconds": event.at_seconds,
-                              "backchannel": True})
-            elif isinstance(event, NoMatch) and lines and lines[-1]["speaker"] == "callee":
-                lines[-1]["understood"] = False  # shown to officers: what the robot did not get
-        return lines
+        return transcript(self.events)
 

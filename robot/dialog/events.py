@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,3 +101,21 @@ DialogEvent = Annotated[
     StateEntered | Say | Listening | Heard | Backchannel | IntentMatched | NoMatch | NoInput | EscalationRequested | Finished,
     Field(discriminator="type"),
 ]
+
+
+def transcript(events: list[DialogEvent]) -> list[dict[str, Any]]:
+    """What was said, in order: `{speaker, text, at_seconds}`, and for the callee `input`, and
+    `backchannel: true` (said over a prompt) or `understood: false` (no handler got it: shown
+    to officers)."""
+    lines: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, Say):
+            lines.append({"speaker": "robot", "text": event.text, "at_seconds": event.at_seconds})
+        elif isinstance(event, Heard):
+            lines.append({"speaker": "callee", "text": event.text, "input": event.kind.value, "at_seconds": event.at_seconds})
+        elif isinstance(event, Backchannel):
+            lines.append({"speaker": "callee", "text": event.text, "input": "speech", "at_seconds": event.at_seconds,
+                          "backchannel": True})
+        elif isinstance(event, NoMatch) and lines and lines[-1]["speaker"] == "callee":
+            lines[-1]["understood"] = False
+    return lines

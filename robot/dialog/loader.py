@@ -26,7 +26,7 @@ DataPath = tuple[str | int, ...]
 # Sections a script inherits from the script it `extends`. Mappings merge key by key (the
 # child's entry wins); other sections are taken whole unless the child sets them.
 MERGED_SECTIONS = ("variables", "intents", "states")
-REPLACED_SECTIONS = ("listen_defaults", "turn_taking", "global_intents", "start")
+REPLACED_SECTIONS = ("listen_defaults", "turn_taking", "machine", "global_intents", "start")
 # An intent a script redefines adds its phrases and patterns to the inherited ones (so a scam
 # script's markers never lose the generic ones), unless it says `replace: true`; `remove:`
 # drops inherited ones deliberately.

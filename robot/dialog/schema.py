@@ -364,12 +364,34 @@ class TurnTakingWords(_Model):
     trailing: list[str] | None = None
 
 
+class MachineAnswers(_Model):
+    """What the robot does when a machine answers: a voicemail box, a phone assistant that
+    asks the caller's purpose, a carrier's secretary message (robot/machine)."""
+
+    detect: bool = Field(default=True, description="Tell machines from people in the first seconds; false: "
+                                                   "everyone who answers hears the script")
+    message: str | None = Field(
+        default=None, max_length=200,
+        description="Said to a voicemail after its beep and to an assistant that asks the purpose, then the robot "
+                    "hangs up. Nothing about the case: whoever plays the box hears it. Omitted: the language's "
+                    "default (robot/machine/languages); empty: say nothing",
+    )
+
+    @field_validator("message")
+    @classmethod
+    def _no_variables(cls, message: str | None) -> str | None:
+        if message and template_fields(message):
+            raise ValueError("a machine message cannot use {variables}: whoever plays the voicemail hears it")
+        return message
+
+
 class Script(_Model):
     extends: str | None = Field(default=None, description="A base script whose parts this one reuses")
     meta: Meta
     variables: dict[Identifier, Annotated[Variable, BeforeValidator(_variable_shorthand)]] = {}
     listen_defaults: Listen = Listen()
     turn_taking: TurnTakingWords = TurnTakingWords()
+    machine: MachineAnswers = MachineAnswers()
     intents: dict[Identifier, Intent] = {}
     global_intents: list[IntentHandler] = Field(
         default=[], description="Checked in every state, before the state's own intents"

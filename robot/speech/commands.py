@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from ..config import SpeechSettings
 from ..dialog.checks import script_files
+from ..dialog.const import Language
 from ..dialog.loader import ScriptError, load_script
+from ..machine.detector import Decision, MachineDetector
 from .asr import recognizer_from_catalog
 from .audio import (
     TELEPHONE_RATE,
@@ -26,6 +28,7 @@ from .catalog import Catalog
 from .error import SpeechError
 from .prompts import PromptCache, script_sentences
 from .tts import PiperSynthesizer
+from .vad import WebRtcSpeechDetector
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +56,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     hear.add_argument("--model", metavar="ID", help="recogniser catalog id (default: the English one)")
     hear.add_argument("--grammar", action="append", metavar="PHRASE", help="limit recognition to phrases (Vosk)")
     hear.add_argument("--json", action="store_true", help="one JSON line with partials, final text and words")
+    hear.add_argument("--detect-machine", action="store_true",
+                      help="also decide, as a call would in its first seconds, whether a machine answered, and why")
     hear.set_defaults(handler=_hear)
 
     render = commands.add_parser("render", help="pre-render every prompt of the scripts into the prompt cache")
@@ -118,11 +123,20 @@ def _hear(args: argparse.Namespace, settings: SpeechSettings) -> int:
     stream = recognizer.stream(args.grammar)
     partials = []
     started = time.perf_counter()
+    machine = _machine_detector(recognizer.language) if args.detect_machine else None
+    decisions = []
     for number, frame in enumerate(frames(samples, TELEPHONE_RATE)):
         hypothesis = stream.feed(frame)
         if hypothesis is not None and hypothesis.text:
             partials.append({"at_seconds": round((number + 1) * 0.02, 2), "text": hypothesis.text, "final": hypothesis.is_final})
+        if machine is not None:
+            detector, vad = machine
+            changed = [detector.heard(hypothesis.text) if hypothesis is not None and hypothesis.text else None,
+                       detector.feed(frame, vad.is_speech(frame))]
+            decisions += [decision for decision in changed if decision is not None]
     final = stream.finish()
+    if machine is not None and final.text and (changed_at_end := machine[0].heard(final.text)):
+        decisions.append(changed_at_end)
     elapsed = time.perf_counter() - started
     if args.json:
         result = {
@@ -132,10 +146,28 @@ def _hear(args: argparse.Namespace, settings: SpeechSettings) -> int:
             "model": recognizer.model_id,
             "real_time_factor": round(elapsed / max(len(samples) / TELEPHONE_RATE, 1e-9), 3),
         }
+        if machine is not None:
+            result["machine"] = [_decision_json(decision) for decision in decisions]
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(final.text)
+        if machine is not None:
+            last = decisions[-1] if decisions else None
+            for decision in decisions:
+                kind = f" ({decision.kind.value})" if decision.kind else ""
+                print(f"{decision.at_seconds:5.2f} s  {decision.verdict.value}{kind}: {decision.reason}")
+            if last is None:
+                print("undecided: treated as a person (nothing showed a machine)")
     return 0
+
+
+def _machine_detector(language: str) -> tuple[MachineDetector, WebRtcSpeechDetector]:
+    return MachineDetector(Language(language)), WebRtcSpeechDetector()
+
+
+def _decision_json(decision: Decision) -> dict[str, object]:
+    return {"verdict": decision.verdict.value, "kind": decision.kind.value if decision.kind else None,
+            "reason": decision.reason, "at_seconds": round(decision.at_seconds, 2), "heard": decision.heard}
 
 
 @_run

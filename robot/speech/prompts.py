@@ -28,6 +28,7 @@ from pathlib import Path
 from ..dialog.checks import step_texts, steps
 from ..dialog.normalize import tidy_prompt
 from ..dialog.schema import Script
+from ..machine.screen import machine_message
 from ..private import FILE_MODE, private_dir
 from .audio import trim_leading_silence, write_wav
 from .tts import Synthesizer, split_sentences
@@ -45,6 +46,8 @@ def script_sentences(script: Script) -> list[str]:
     """
     defaults = script.variable_defaults()
     texts = [text for step in steps(script) for _path, text in step_texts(script, step)]
+    if script.machine.detect and (message := machine_message(script)):
+        texts.append(message)
     sentences: dict[str, None] = {}
     for text in texts:
         rendered = tidy_prompt(text.format_map(defaults), script.meta.language)

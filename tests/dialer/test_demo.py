@@ -21,6 +21,6 @@ async def test_the_demo_reaches_every_expected_outcome():
     queue = text.split("Escalation queue")[1]
     for reason in ("high_risk", "unanswered_busy", "unanswered", "urgent_speech"):
         assert reason in queue, text
-    # What was heard is the partial result the urgency was spotted in: "keep it" may come before
-    # "secret" has been decoded (PocketSphinx's partials here read "keep it take" at that point).
+    # The phrase is what the robot had heard when it knew (a partial result: "keep it se…" may
+    # still read "keep it take", heard by sound as "keep it secret").
     assert 'heard: "they told me to keep it' in queue

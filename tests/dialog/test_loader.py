@@ -156,3 +156,22 @@ def test_anchors_and_merge_keys_still_work(write_script):
     text = MINIMAL_SCRIPT.replace("    listen: {no_input_timeout_seconds: 5, max_no_input: 1, max_no_match: 1}",
                                   "    listen: &quick {no_input_timeout_seconds: 5, max_no_input: 1, max_no_match: 1}")
     assert load_script(write_script(text)).script.states["ask"].listen is not None
+
+
+def test_a_machine_message_is_the_languages_unless_the_script_sets_one(write_script):
+    from robot.machine.screen import machine_message
+    from robot.speech.prompts import script_sentences
+
+    default = load_script(write_script(MINIMAL_SCRIPT)).script
+    assert machine_message(default) == "This is the police anti-fraud centre. Please call 9 6 1 1 0 as soon as you can."
+    assert "Please call 9 6 1 1 0 as soon as you can." in script_sentences(default)  # rendered ahead like every prompt
+    own = load_script(write_script(MINIMAL_SCRIPT + "machine:\n  message: Please call the police on 110.\n")).script
+    assert machine_message(own) == "Please call the police on 110."
+    silent = load_script(write_script(MINIMAL_SCRIPT + "machine:\n  message: ''\n")).script
+    assert machine_message(silent) == "" and silent.machine.detect
+
+
+def test_a_machine_message_cannot_name_the_callee(write_script):
+    path = write_script(MINIMAL_SCRIPT + "machine:\n  message: Hello {name}, call 110.\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:") and "machine.message" in problem and "whoever plays the voicemail" in problem

@@ -81,7 +81,8 @@ async def test_urgent_speech_over_the_greeting_escalates_with_the_phrase(worker,
     result = await worker.call(CallRequest(target=peer.uri, script=english, recording_name="urgent"))
     assert result.answered and result.sip_status == 200
     assert result.outcome == "escalated"
-    assert result.escalation.reason == "urgent_speech" and "keep it" in result.escalation.phrase
+    # The phrase is the partial result it was spotted in: "keep it se…" may still read "keep it take".
+    assert result.escalation.reason == "urgent_speech" and "told me to keep it" in result.escalation.phrase
     speakers = [line["speaker"] for line in result.transcript]
     assert speakers == ["robot", "callee", "robot"]
     # The callee spoke 2 s after answering, over the greeting: the robot was cut off and the
@@ -146,7 +147,7 @@ async def test_live_hand_off_whispers_to_the_officer_and_bridges(worker, sipp, e
         variables={"fraud_type_label": "an investment scam"},
     ))
     assert result.outcome == "escalated"
-    assert result.escalation.mode == "live" and "keep it" in result.escalation.phrase, (result.handoff, result.transcript)
+    assert result.escalation.mode == "live" and "told me to keep it" in result.escalation.phrase, (result.handoff, result.transcript)
     assert result.handoff.answered and result.handoff.officer_uri == officer.uri
     assert result.handoff.bridged_seconds > 0 and result.handoff.ended_by == "officer"  # it hung up 14 s after answering
     handoff = [entry.what for entry in result.timeline if entry.what.startswith(("officer", "bridge"))]

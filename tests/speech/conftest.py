@@ -8,33 +8,8 @@ import numpy as np
 import pytest
 
 from robot.speech.asr import Hypothesis, RecognizerStream, SpeechRecognizer
-from robot.speech.audio import TELEPHONE_RATE, g711_round_trip, read_wav, resample, silence
-from robot.speech.catalog import Catalog
-from robot.speech.tts import PiperSynthesizer, Synthesizer
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="session")
-def catalog(tmp_path_factory) -> Catalog:
-    return Catalog.load(REPO / "voices", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="session")
-def joe(catalog) -> PiperSynthesizer:
-    # Without sampling noise, so the audio (and what the recogniser makes of it) is the same every run.
-    return PiperSynthesizer.from_catalog(catalog, "en_US-joe-medium", deterministic=True)
-
-
-@pytest.fixture(scope="session")
-def phone_audio(joe):
-    """Piper speech as it arrives over a G.711 μ-law line, with silence around it."""
-
-    def make(text: str, before_seconds: float = 0.5, after_seconds: float = 1.5) -> tuple[np.ndarray, float, float]:
-        speech = g711_round_trip(joe.render(text, TELEPHONE_RATE))
-        audio = np.concatenate([silence(before_seconds, TELEPHONE_RATE), speech, silence(after_seconds, TELEPHONE_RATE)])
-        return audio, before_seconds, before_seconds + len(speech) / TELEPHONE_RATE
-
-    return make
+from robot.speech.audio import TELEPHONE_RATE, read_wav, resample
+from robot.speech.tts import Synthesizer
 
 
 @pytest.fixture(scope="session")
