@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from robot.clock import VirtualClock
+from robot.dialer.outbox import compose_deliveries
 from robot.escalation.webhook import Deliverer, Envelope, sign, verify
 from tests.dialer.conftest import local
 
@@ -57,10 +58,11 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body():
 
 
 def deliverer_for(h, clock, *, url: str, **settings):  # type: ignore[no-untyped-def]
-    """The daemon's own composition (public JSON, routes), with this escalation URL."""
+    """The daemon's own composition (public JSON, routes), with this escalation URL (and no outcomes)."""
+    escalations = compose_deliveries(h.store, h.daemon.config.webhooks.model_copy(update={"escalation_url": url}), h.daemon.config.zone)
+
     async def compose(delivery):  # type: ignore[no-untyped-def]
-        envelope = await h.daemon.deliverer.compose(delivery)
-        return Envelope(url if delivery.kind == "escalation" else None, envelope.body)
+        return await escalations(delivery) if delivery.kind == "escalation" else Envelope(None, {})
 
     return Deliverer(h.store, clock, compose=compose, **({"secret": None, "retry_delays_seconds": [5], "timeout_seconds": 5} | settings))
 
