@@ -9,8 +9,12 @@ Two connections, both through aiosqlite (each on a thread of its own):
 
 A database that cannot be used right now (locked by another process for longer than the busy
 timeout, a full disk, an I/O error) raises `StoreUnavailable`; the store says so until a write
-succeeds again. After a failed write the WAL is checkpointed and truncated, so a disk that
-filled up once does not fill up again from the WAL as soon as space comes back.
+succeeds again. A write that has waited `FAILING_BUSY_TIMEOUT_SECONDS` for another process's
+lock already says so (it goes on waiting for its own busy timeout): the writes queued behind it
+give up after that long too, so intake answers 503 in about a second, not after the busy timeout.
+After a failed write the WAL is checkpointed and truncated, so a disk that filled up once does
+not fill up again from the WAL as soon as space comes back; if that cannot be done at once (the
+checkpoint needs the very space that is missing), it is done after the next write that succeeds.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ FAILING_BUSY_TIMEOUT_SECONDS = 1.0
 """While the store is failing, a write waits at most this for a lock (another process's, or
 another coroutine's write): intake answers 503 at once rather than after a long wait, and the
 reports waiting to be stored are tried again soon."""
+MINIMUM_BEGIN_SECONDS = 0.05
+"""A write that got the writer after waiting nearly all its patience still tries SQLite's lock this long."""
 JOURNAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 """The WAL is cut back to this after each checkpoint (it would otherwise keep its largest size)."""
 TRANSIENT = {
@@ -62,6 +68,9 @@ class Database:
         self.failing: str | None = None
         """Why the database cannot be used right now (None: it can)."""
         self.failing_since: float | None = None
+        self.wal_truncation_owed = False
+        """A failed write's WAL could not be truncated yet: done after the next write that succeeds."""
+        self._failing_changed = asyncio.Event()
 
     # -- opening -----------------------------------------------------------------------
 
@@ -137,19 +146,10 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One `BEGIN IMMEDIATE` ... `COMMIT`: all of it or none of it."""
-        patience = self.busy_timeout_seconds if self.failing is None else min(self.busy_timeout_seconds, FAILING_BUSY_TIMEOUT_SECONDS)
-        try:
-            async with asyncio.timeout(patience):  # (not wait_for: on 3.11 it can lose a lock it just took)
-                await self._lock.acquire()
-        except TimeoutError:
-            raise StoreUnavailable(self.failing or f"writing {self.path.name}: the store is busy") from None
+        patience = await self._take_the_writer()
         try:
             db = self.writer
-            await self._set_busy_timeout(patience)
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as err:
-                raise self._failed(err, "writing") from err
+            await self._begin(db, patience)
             try:
                 yield db
                 await db.execute("COMMIT")
@@ -158,12 +158,60 @@ class Database:
                     await db.execute("ROLLBACK")
                 if isinstance(err, sqlite3.Error) and unavailable(err):
                     failure = self._failed(err, "writing")
+                    self.wal_truncation_owed = True
                     await self._shrink_wal()
                     raise failure from err
                 raise
+            if self.wal_truncation_owed:
+                await self._shrink_wal()
         finally:
             self._lock.release()
         self._recovered()
+
+    def _patience(self) -> float:
+        """How long a write waits: the busy timeout, or at most a second while the store is failing."""
+        return self.busy_timeout_seconds if self.failing is None else min(self.busy_timeout_seconds, FAILING_BUSY_TIMEOUT_SECONDS)
+
+    async def _take_the_writer(self) -> float:
+        """The asyncio lock of the writer connection; gives up (StoreUnavailable) after the
+        patience, which shrinks to a second as soon as the store is found failing (by the write
+        ahead of this one, say). Returns the patience left for SQLite's own lock."""
+        started = time.monotonic()
+        while True:
+            patience = self._patience()
+            left = started + patience - time.monotonic()
+            if left <= 0:
+                raise StoreUnavailable(self.failing or f"writing {self.path.name}: the store is busy")
+            self._failing_changed.clear()
+            acquire = asyncio.ensure_future(self._lock.acquire())
+            changed = asyncio.ensure_future(self._failing_changed.wait())
+            try:
+                await asyncio.wait({acquire, changed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+                if not acquire.done():
+                    acquire.cancel()
+                    # Cancelled as the lock was granted: asyncio.Lock hands it on, or it is ours.
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await acquire
+            if acquire.done() and not acquire.cancelled():
+                return max(MINIMUM_BEGIN_SECONDS, started + self._patience() - time.monotonic())
+
+    async def _begin(self, db: aiosqlite.Connection, patience: float) -> None:
+        """`BEGIN IMMEDIATE`, waiting up to `patience` for another process's write lock, in
+        slices of at most a second: after the first slice the store is said to be failing."""
+        deadline = time.monotonic() + patience
+        while True:
+            slice_seconds = max(0.001, min(FAILING_BUSY_TIMEOUT_SECONDS, deadline - time.monotonic()))
+            await self._set_busy_timeout(slice_seconds)
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.Error as err:
+                failure = self._failed(err, "writing")
+                busy = getattr(err, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise failure from err
 
     _busy_timeout: float | None = None
 
@@ -196,6 +244,7 @@ class Database:
             self.failing_since = time.time()
             _LOGGER.error("the store is unavailable: %s", message)
         self.failing = message
+        self._failing_changed.set()
         return StoreUnavailable(message)
 
     def _recovered(self) -> None:
@@ -210,7 +259,10 @@ class Database:
         try:
             async with self.writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
                 busy, _log_frames, _done = await cursor.fetchone() or (1, 0, 0)
-            if busy:
-                _LOGGER.warning("the WAL could not be truncated yet (a reader or another process is using it)")
         except sqlite3.Error as err:
-            _LOGGER.warning("the WAL could not be checkpointed: %s", err)
+            _LOGGER.warning("the WAL could not be checkpointed yet (done after the next write that succeeds): %s", err)
+            return
+        if busy:
+            _LOGGER.warning("the WAL could not be truncated yet (a reader or another process is using it)")
+        else:
+            self.wal_truncation_owed = False

@@ -23,6 +23,20 @@ async def store(tmp_path):
     await repository.close()
 
 
+class Lock:
+    """Another process's write lock on the database (a backup tool, an operator's shell)."""
+
+    def __init__(self, path) -> None:  # type: ignore[no-untyped-def]
+        self.connection: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        if self.connection is not None:
+            self.connection.execute("ROLLBACK")
+            self.connection.close()
+            self.connection = None
+
+
 async def fill_the_disk(store: SqliteRepository, spare_pages: int = 2) -> None:
     """From now on the database cannot grow by more than a few pages: SQLite answers
     SQLITE_FULL ("database or disk is full"), exactly as on a full disk."""
@@ -90,6 +104,52 @@ async def test_a_store_locked_by_another_process_is_unavailable_until_it_is_rele
         other.close()
     await store.accept_warning(warning("W-1"), NOW)
     assert store.unavailable() is None
+
+
+async def test_writes_queued_behind_one_blocked_by_another_process_give_up_without_waiting_their_busy_timeout(tmp_path):
+    """With the write lock held by another process, the first write waits its busy timeout
+    (10 s by default) and every write queued behind it waited as long: intake answered 503 only
+    after 10 s, and /healthz said ok meanwhile. Now the store says it is locked once a write has
+    waited a second, and the writes behind it give up then, while the first one still waits."""
+    store = SqliteRepository(tmp_path / "robot.db", busy_timeout_seconds=20)
+    await store.open()
+    other = Lock(tmp_path / "robot.db")
+    try:
+        first = asyncio.create_task(store.accept_warning(warning("W-1"), NOW))  # e.g. a result being stored
+        while store.unavailable() is None:
+            assert not first.done(), first
+            await asyncio.sleep(0.05)
+        assert "locked" in store.unavailable()
+        second = asyncio.create_task(store.accept_warning(warning("W-2", "+8613800138002"), NOW))  # e.g. intake
+        done, _ = await asyncio.wait({first, second}, return_when=asyncio.FIRST_COMPLETED)
+        assert done == {second} and isinstance(second.exception(), StoreUnavailable)
+        other.release()
+        await first  # the first write goes through once the lock is released
+        assert store.unavailable() is None and await store.get_warning_by_external_id("W-1") is not None
+    finally:
+        other.release()
+        await store.close()
+
+
+async def test_a_wal_that_could_not_be_truncated_after_a_failed_write_is_truncated_after_the_next_good_one(store, tmp_path):
+    """On a real full disk the checkpoint after the failed write fails too (it needs the space
+    that is missing), and the WAL was left at its size for good. Here a reader's snapshot stops
+    that checkpoint, as the missing space does."""
+    await store.accept_warnings([Intake(warning=warning(f"OLD-{n}", f"+86137{n:08d}")) for n in range(300)], NOW)
+    reader = sqlite3.connect(tmp_path / "robot.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM warnings").fetchone()  # holds a snapshot: no checkpoint can finish
+    await fill_the_disk(store)
+    batch = [Intake(warning=warning(f"W-{n}", f"+86138{n:08d}", extra={"note": "x" * 500})) for n in range(200)]
+    with pytest.raises(StoreUnavailable, match="full"):
+        await store.accept_warnings(batch, NOW)
+    wal = tmp_path / "robot.db-wal"
+    assert wal.stat().st_size > 0 and store.database.wal_truncation_owed
+    reader.execute("ROLLBACK")
+    reader.close()
+    await store.database.writer.execute("PRAGMA max_page_count = 1073741823")  # space is back
+    await store.accept_warnings(batch[:2], NOW)
+    assert (wal.stat().st_size, store.database.wal_truncation_owed, store.unavailable()) == (0, False, None)
 
 
 async def test_within_a_batch_a_repeated_id_is_stored_once_and_a_second_warning_for_a_number_is_merged(store):
