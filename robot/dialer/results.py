@@ -74,6 +74,8 @@ class ResultRecorder:
         self._unjournaled: list[Report] = []
         self._wake = asyncio.Event()
         self.failing_since: float | None = None
+        self._tries = 0
+        """Failed tries of the oldest report in a row: how long to pause before the next."""
 
     @property
     def pending(self) -> int:
@@ -133,7 +135,7 @@ class ResultRecorder:
         try:
             await self._store(report)
         except StoreUnavailable as err:
-            tries = getattr(self, "_tries", 0)
+            tries = self._tries
             if self.failing_since is None:
                 self.failing_since = time.time()
                 _LOGGER.error("a worker report cannot be stored (%s): kept, and tried again until it is (%d waiting)",
@@ -151,8 +153,6 @@ class ResultRecorder:
         self._tries = 0
         self._pending.popleft()
         return True
-
-    _tries = 0
 
     # -- the journal: one JSON line per report, removed once everything is stored ----------
 
