@@ -73,6 +73,8 @@ class ResultRecorder:
         self._pending: deque[Report] = deque()
         self._unjournaled: list[Report] = []
         self._wake = asyncio.Event()
+        self._storing = asyncio.Lock()
+        """One report is stored at a time: `flush` at shutdown runs beside `run`."""
         self.failing_since: float | None = None
         self._tries = 0
         """Failed tries of the oldest report in a row: how long to pause before the next."""
@@ -131,6 +133,12 @@ class ResultRecorder:
 
     async def _store_first(self) -> bool:
         """Store the oldest report; False (after a pause) if the store is unavailable."""
+        async with self._storing:
+            if not self._pending:  # stored meanwhile by the other caller
+                return True
+            return await self._store_oldest()
+
+    async def _store_oldest(self) -> bool:
         report = self._pending[0]
         try:
             await self._store(report)

@@ -16,6 +16,7 @@ import pytest
 from robot.dialer.api import create_app
 from robot.dialer.config import CircuitBreakerConfig, load_dialer_config
 from robot.dialer.daemon import Daemon
+from robot.dialer.results import AttemptFinished, Report, ResultRecorder
 from robot.dialer.wire import StartCall, WireError, decode, encode
 from robot.dialer.workers import PoolListener, WorkerPool
 from robot.dialog.events import EscalationRequested
@@ -100,6 +101,32 @@ async def test_results_waiting_when_the_daemon_stopped_are_stored_first_at_the_n
         assert restarted.config.results_journal.read_text() == ""
     finally:
         await restarted.stop(0)
+
+
+async def test_a_report_being_stored_when_the_daemon_stops_is_stored_once_and_the_recorder_does_not_crash(tmp_path):
+    """At shutdown `flush` stored the report that `run` was storing at that moment too, and
+    `run` then crashed popping an empty queue ("daemon task results crashed", bench/faults.py)."""
+    stored: list[int] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def store(report: Report) -> None:
+        started.set()
+        await release.wait()
+        stored.append(report.attempt_id)  # type: ignore[union-attr]
+
+    recorder = ResultRecorder(store, tmp_path / "results.jsonl")
+    run = asyncio.create_task(recorder.run())
+    recorder.add(AttemptFinished(received_at=1.0, attempt_id=7, result=busy()))
+    await started.wait()
+    flush = asyncio.create_task(recorder.flush(timeout_seconds=5))
+    await asyncio.sleep(0)
+    release.set()
+    await flush
+    await asyncio.sleep(0)
+    assert stored == [7] and recorder.pending == 0 and not run.done()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
 
 
 async def test_intake_answers_503_with_retry_after_while_the_store_is_locked(harness):
