@@ -115,6 +115,8 @@ def summary() -> list[str]:
         rows.append(f"| warning to dial p95 | {p95 * 1000:.0f} ms | <= 500 ms | {_met(p95 <= 0.5)} |")
         rows.append(f"| dial rate (pacing {dialer['pacing_calls_per_second']:g}/s) | {rate}/s | >= 20/s | {_met(rate >= 20)} |")
     rows += security_rows(load("security"))
+    rows += faults_rows(load("faults"))
+    rows += escalations_rows(load("escalations"))
     rows += understanding_rows(load("understanding"))
     rows += machine_rows(load("machine"))
     if not rows:
@@ -232,6 +234,89 @@ def security_section(security: dict | None) -> list[str]:
     return lines
 
 
+def faults_rows(faults: dict | None) -> list[str]:
+    if not faults:
+        return []
+    rows = []
+    runs = [(f"SQLite write lock held {r['lock_seconds']:g} s by another process", r) for r in faults.get("lock", [])]
+    if faults.get("full_disk"):
+        runs.append((f"disk full ({faults['full_disk']['tmpfs_mb']} MB tmpfs) under a batch of 200", faults["full_disk"]))
+    for label, run in runs:
+        kept = run["worker_restarts"] == 0 and run["attempts_in_flight_left"] == 0 and all(
+            outcome is not None for attempts in run["attempts"].values() for outcome, _state in attempts)
+        rows.append(f"| {label} | {run['worker_restarts']} worker restarts, every result stored, "
+                    f"{run['attempts_in_flight_left']} attempts left in flight | calls kept, no result lost | {_met(kept)} |")
+    return rows
+
+
+def faults_section(faults: dict | None) -> list[str]:
+    if not faults:
+        return []
+    lines = ["## The store under faults", "",
+             "Command: `.venv/bin/python bench/faults.py` (issue 13; needs root for the tmpfs). `robot run` (one call-worker "
+             "process, pjsua2) with two calls up: K1 rings out after 6 s (its result arrives while the store is failing), K2 is "
+             "answered and stays silent (a call that goes on meanwhile, until it ends in no_input). Then another process holds "
+             "SQLite's write lock (`BEGIN IMMEDIATE`) for N seconds, or the database's tmpfs is filled up while a batch of 200 "
+             "warnings is posted, and the space is given back. Each scenario's daemon log is kept in `bench/results/`.", "",
+             "| fault | intake while it lasts | /healthz while it lasts | after it ends | worker restarts | outcomes stored |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for run in faults.get("lock", []):
+        during = run["during"]
+        later = during.get("intake_later", [])
+        later_text = (f"; then {', '.join(str(x['status']) for x in later)} in "
+                      f"{max(x['seconds'] for x in later) * 1000:.0f} ms at most" if later else "")
+        outcomes = ", ".join(f"{wid} {' then '.join(str(o) for o, _s in runs)}" for wid, runs in run["attempts"].items())
+        lines.append(
+            f"| write lock held {run['lock_seconds']:g} s (K1's result came {during['result_arrived_after_seconds']:g} s in) | "
+            f"first POST: {during['intake_status']} in {during['intake_seconds'] * 1000:.0f} ms, Retry-After "
+            f"{during['retry_after']}{later_text} | {during['healthz_status']} from {during.get('store_unavailable_after_seconds', '?')} s "
+            f"into the lock; {during['active_calls']} call up, {during['results_waiting']} result waiting; slowest "
+            f"{during['healthz_slowest_ms']} ms | waiting results stored {run['stored_after_release_seconds']:g} s after the lock "
+            f"ended; intake {run['intake_after_release']} | {run['worker_restarts']} | {outcomes}; "
+            f"{run['attempts_in_flight_left']} left in flight |")
+    disk = faults.get("full_disk")
+    if disk:
+        during, after = disk["during"], disk["after"]
+        outcomes = ", ".join(f"{wid} {' then '.join(str(o) for o, _s in runs)}" for wid, runs in disk["attempts"].items())
+        lines.append(
+            f"| disk full ({disk['tmpfs_mb']} MB tmpfs) | batch of 200: {during['batch_status']} in "
+            f"{during['batch_seconds'] * 1000:.0f} ms, Retry-After {during['retry_after']}, {during['batch_items_stored']} of "
+            f"200 stored | {during['healthz_status']} (`{during['store']}`); {during['active_calls']} call up, "
+            f"{during['results_waiting']} result waiting | results stored {after['stored_after_space_returned_seconds']:g} s after "
+            f"the space came back; the batch again: {after['batch_status_again']} | {disk['worker_restarts']} | {outcomes}; "
+            f"{disk['attempts_in_flight_left']} left in flight |")
+        lines += ["", f"The WAL on the full disk: {during['wal_bytes_before_failure']:,} bytes before the failure, "
+                  f"{during['wal_bytes_after_failure']:,} right after it (the checkpoint needs the space that is missing), "
+                  f"{after['wal_bytes_after_recovery']:,} once the first write after the space came back had succeeded."]
+    return [*lines, ""]
+
+
+def escalations_rows(queue: dict | None) -> list[str]:
+    if not queue:
+        return []
+    pages = [page for page in queue["pages"] if page["items"] <= 100]
+    worst = max(page["p95_ms"] for page in pages)
+    return [f"| `GET /v1/escalations`, a page of 100 of {queue['open_escalations']:,} open, worst p95 of {len(pages)} kinds | "
+            f"{worst} ms | <= 50 ms | {_met(worst <= 50)} |"]
+
+
+def escalations_section(queue: dict | None) -> list[str]:
+    if not queue:
+        return []
+    lines = ["## The officers' queue at scale", "",
+             f"Command: `.venv/bin/python bench/escalations.py` (issue 13): `GET /v1/escalations` against `robot run` with "
+             f"{queue['open_escalations']:,} open escalations (high-risk warnings, posted in {queue['intake_seconds']:g} s), on "
+             "one kept-alive connection.", "",
+             "| request | items | bytes | p50 | p95 | max | target |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for page in queue["pages"]:
+        query = "&".join(f"{k}={v}" for k, v in page["params"].items())
+        target = "p95 <= 50 ms" if page["items"] <= 100 else "-"
+        met = f" {_met(page['p95_ms'] <= 50)}" if page["items"] <= 100 else ""
+        lines.append(f"| `?{query}` ({page['requests']} requests) | {page['items']} | {page['bytes']:,} | {page['p50_ms']} ms | "
+                     f"{page['p95_ms']} ms | {page['max_ms']} ms | {target}{met} |")
+    return [*lines, ""]
+
+
 def calls_section(calls: dict | None, engine: str) -> list[str]:
     lines: list[str] = []
     if calls:
@@ -302,6 +387,8 @@ def _rest(lines: list[str]) -> None:
                 lines.append(f"| {key.replace('_', ' ')} | {round(value, 3) if isinstance(value, float) else value} |")
         lines.append("")
     lines += security_section(load("security"))
+    lines += faults_section(load("faults"))
+    lines += escalations_section(load("escalations"))
     analysis = REPO / "bench" / "analysis.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import ABC, abstractmethod
 
@@ -34,16 +33,6 @@ class VirtualClock(Clock):
         if seconds < 0:
             raise ValueError("a clock cannot go backwards")
         self._now += seconds
-
-
-class LoopClock(Clock):
-    """The running event loop's clock."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._loop = loop or asyncio.get_running_loop()
-
-    def now(self) -> float:
-        return self._loop.time()
 
 
 class WallClock(Clock):

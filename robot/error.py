@@ -4,11 +4,9 @@ from __future__ import annotations
 
 
 class RobotError(Exception):
-    """`code` is stable for programs, `message` is for people, `retryable` says whether
-    trying again later may succeed (a trunk fault may; a bad script will not)."""
+    """`code` is stable for programs, `message` is for people."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.retryable = retryable

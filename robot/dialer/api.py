@@ -13,15 +13,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..store.records import EscalationRecord, EscalationStatus
-from ..store.repository import Conflict, NotFound
+from ..store.records import EscalationStatus, QueuedEscalation
+from ..store.repository import Conflict, NotFound, StoreUnavailable
 from .daemon import Daemon, IntakeError
+from .health import Health
 from .intake import WarningIn, parse_json
+from .views import escalation_json, warning_json
+
+STORE_RETRY_AFTER_SECONDS = 5
+ESCALATION_PAGE_LIMIT = 1000
 
 
 class AcceptedWarning(BaseModel):
@@ -144,29 +149,31 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     async def _request_error(request: Request, err: RequestValidationError) -> JSONResponse:
         return compact_errors(list(err.errors()), limits.max_errors_listed)
 
-    async def view(escalation: EscalationRecord) -> EscalationView:
-        warning = await daemon.repository.get_warning(escalation.warning_id)
-        assert warning is not None
-        return EscalationView.model_validate(daemon.local_times({
-            "id": escalation.id, "warning_id": warning.external_id, "phone": warning.phone, "name": warning.name,
-            "risk": warning.risk.value, "fraud_type": warning.fraud_type, "reason": escalation.reason, "phrase": escalation.phrase,
-            "mode": escalation.mode.value, "status": escalation.status.value, "claimed_by": escalation.claimed_by,
-            "notes": [note.model_dump() for note in escalation.notes], "created_at": escalation.created_at, "claimed_at": escalation.claimed_at,
-            "resolved_at": escalation.resolved_at,
-        }))
+    @app.exception_handler(StoreUnavailable)
+    async def _store_unavailable(request: Request, err: StoreUnavailable) -> JSONResponse:
+        # Nothing of the request was stored; the same request will succeed once the store is back.
+        return JSONResponse({"detail": f"the store is unavailable right now ({err}); nothing was stored, try again"},
+                            status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)})
+
+    zone = daemon.config.zone
+
+    def view(entry: QueuedEscalation) -> EscalationView:
+        return EscalationView.model_validate(escalation_json(entry, zone))
 
     warning_schema = {"$ref": "#/components/schemas/WarningIn"}
 
     @app.post("/v1/warnings", dependencies=auth, response_model=IntakeResponse, tags=["warnings"],
               responses={200: {"description": "All already stored"}, 201: {"description": "Stored"},
                          413: {"description": "Body over api.max_body_bytes, or more than intake.max_batch_size warnings"},
+                         503: {"description": "The store is unavailable (locked, full disk): nothing stored; see Retry-After"},
                          422: {"description": "Nothing stored; `detail` names the failing fields, e.g. loc [body, 3, phone] "
                                               "(at most intake.max_errors_listed; `error_count` says how many)"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                   "anyOf": [warning_schema, {"type": "array", "items": warning_schema, "minItems": 1}]}}}}})
     async def post_warnings(request: Request, response: Response) -> IntakeResponse:
-        """One warning or a batch. Idempotent on `id`. If any warning is invalid, none is
-        stored and the 422 names each failing field (`loc`)."""
+        """One warning or a batch. Idempotent on `id`. A batch is stored whole or not at all:
+        if any warning is invalid, none is stored and the 422 names each failing field
+        (`loc`); if the store is unavailable, none is stored and the answer is 503."""
         raw = await request.body()  # at most api.max_body_bytes (BodyLimit)
         try:
             body = await asyncio.to_thread(parse_json, raw)  # a megabyte of JSON is not parsed on the event loop
@@ -181,79 +188,88 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         locs = [("body", index) for index in range(len(items))] if isinstance(body, list) else [("body",)]
         results = await daemon.submit(items, locs=locs)
         response.status_code = 201 if any(r.created for r in results) else 200
-        accepted = []
-        for result in results:
-            carrier = await daemon.repository.get_warning(result.merged_into) if result.merged_into else None
-            accepted.append(AcceptedWarning(
-                id=result.warning.external_id, created=result.created, status=result.warning.status.value,
-                merged_into=carrier.external_id if carrier else None, escalation_id=result.escalation_id,
-            ))
-        return IntakeResponse(accepted=accepted)
+        return IntakeResponse(accepted=[AcceptedWarning(
+            id=result.warning.external_id, created=result.created, status=result.warning.status.value,
+            merged_into=result.merged_into_external_id, escalation_id=result.escalation_id,
+        ) for result in results])
 
     @app.get("/v1/warnings/{warning_id}", dependencies=auth, tags=["warnings"])
     async def get_warning(warning_id: str) -> dict[str, Any]:
         """Status, every attempt (outcome, SIP status, transcript, recording) and escalations."""
-        found = await daemon.warning_view(warning_id)
+        found = await daemon.warning(warning_id)
         if found is None:
             raise HTTPException(404, f"no warning {warning_id!r}")
-        return found
+        return warning_json(found, zone)
 
-    @app.get("/v1/escalations", dependencies=auth, tags=["escalations"])
+    @app.get("/v1/escalations", dependencies=auth, tags=["escalations"],
+             responses={200: {"description": "Oldest first. When there may be more, a `Link: <...>; rel=\"next\"` header "
+                                             "gives the next page's URL (the same filters, `after` the last id listed)"}})
     async def list_escalations(
-        status_filter: Annotated[EscalationStatus | None, Query(alias="status")] = None,
+        request: Request,
+        response: Response,
+        status_filter: Annotated[EscalationStatus | None, Query(alias="status", description="open, claimed or resolved")] = None,
+        reason: Annotated[str | None, Query(max_length=64, description="e.g. urgent_speech, high_risk")] = None,
+        since: Annotated[AwareDatetime | None, Query(description="Only those opened at or after this time (ISO 8601)")] = None,
+        after: Annotated[int | None, Query(ge=0, description="Only those with a larger id (the last id of the page before)")] = None,
+        limit: Annotated[int, Query(ge=1, le=ESCALATION_PAGE_LIMIT)] = 100,
     ) -> list[EscalationView]:
-        return [await view(e) for e in await daemon.repository.escalations(status_filter)]
+        """The officers' queue, oldest first, a page at a time (keyset pagination)."""
+        entries = await daemon.escalation_queue(status=status_filter, reason=reason, since=since.timestamp() if since else None,
+                                                after=after, limit=limit)
+        if len(entries) == limit:
+            following = request.url.include_query_params(after=entries[-1].id, limit=limit)
+            response.headers["Link"] = f'<{following}>; rel="next"'
+        return [view(entry) for entry in entries]
 
     @app.post("/v1/escalations/{escalation_id}/claim", dependencies=auth, tags=["escalations"],
               responses={404: {"description": "No such escalation"},
                          409: {"description": "Claimed by someone else, or resolved (a resolved escalation is final)"}})
     async def claim(escalation_id: int, body: ClaimRequest) -> EscalationView:
         try:
-            escalation = await daemon.repository.claim_escalation(escalation_id, body.officer, daemon.clock.now())
+            escalation = await daemon.claim_escalation(escalation_id, body.officer)
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
-        return await view(escalation)
+        return view(escalation)
 
     @app.post("/v1/escalations/{escalation_id}/resolve", dependencies=auth, tags=["escalations"],
               responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved: it is final"}})
     async def resolve(escalation_id: int, body: ResolveRequest) -> EscalationView:
         try:
-            escalation = await daemon.repository.resolve_escalation(escalation_id, body.officer, body.notes, daemon.clock.now())
+            escalation = await daemon.resolve_escalation(escalation_id, body.officer, body.notes)
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
-        return await view(escalation)
+        return view(escalation)
 
     @app.post("/v1/escalations/{escalation_id}/notes", dependencies=auth, tags=["escalations"],
               responses={404: {"description": "No such escalation"}, 409: {"description": "Resolved: it is final"}})
     async def add_note(escalation_id: int, body: NoteRequest) -> EscalationView:
         """Append a note, with its author and time. Notes are never replaced or removed."""
         try:
-            escalation = await daemon.repository.add_escalation_note(escalation_id, body.officer, body.text, daemon.clock.now())
+            escalation = await daemon.add_escalation_note(escalation_id, body.officer, body.text)
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
-        return await view(escalation)
+        return view(escalation)
 
     @app.get("/healthz", tags=["operations"])
-    async def healthz(response: Response) -> dict[str, Any]:
-        """200 while the node can call; 503 while starting, draining or with no worker."""
-        workers = daemon.pool.alive_workers()
-        state = "draining" if daemon.draining else "ok" if daemon.started and workers else "starting" if not daemon.started else "no_workers"
-        if state != "ok":
+    async def healthz(response: Response) -> Health:
+        """200 while the node can call; 503 while starting, draining, without workers or
+        while the store is unavailable (`status` says which). Also the delivery backlog and
+        the worker reports waiting to be stored."""
+        health = daemon.health()
+        if not health.ok:
             response.status_code = 503
-        return {"status": state, "workers": workers, "worker_processes": daemon.pool.describe(), "free_slots": daemon.pool.free_slots(),
-                "active_calls": daemon.pool.active_calls(), "trunk_circuit": daemon.breaker.state(daemon.clock.now()),
-                "scripts": [f"{s.name} {s.version}" for s in daemon.library.scripts]}
+        return health
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     async def metrics() -> Response:
         """Prometheus text format."""
-        return Response(generate_latest(daemon.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(daemon.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

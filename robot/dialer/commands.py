@@ -19,8 +19,9 @@ from ..store.repository import StoreError
 from ..store.sqlite import SqliteRepository
 from .api import create_app
 from .config import DialerConfig, load_dialer_config
-from .daemon import Daemon, store_warning
-from .intake import read_rows, validate_warning
+from .daemon import Daemon
+from .deliveries import add_deliveries_parser
+from .intake import intake_for, read_rows, validate_warning
 from .scripts import ScriptLibrary
 
 _LOGGER = logging.getLogger("robot.run")
@@ -37,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     importer.add_argument("file")
     importer.add_argument("--config", help="daemon config YAML (for the database, region and time zone)")
     importer.set_defaults(handler=_import)
+
+    add_deliveries_parser(subparsers, _load)
 
     demo = subparsers.add_parser("demo", help="the daemon against simulated citizens on loopback, end to end")
     demo.add_argument("--keep", action="store_true", help="keep the temporary directory (database, recordings, logs)")
@@ -92,7 +95,7 @@ async def serve(
         await daemon.stop(0)
         return 1
     try:
-        listener = socket.create_server((config.api.host, config.api.port), reuse_port=False)
+        listener = api_listener(config.api.host, config.api.port)
     except OSError as err:
         _LOGGER.error("the API cannot listen on %s:%s: %s", config.api.host, config.api.port, err)
         await daemon.stop(0)
@@ -123,6 +126,24 @@ async def serve(
     await api
     _LOGGER.info("stopped")
     return 0
+
+
+def api_listener(host: str, port: int) -> socket.socket:
+    """The API's listening socket. Made with proto=IPPROTO_TCP, which `socket.create_server`
+    leaves at 0: asyncio switches Nagle's algorithm off (TCP_NODELAY) only on connections of a
+    TCP-proto socket, and without that every response on a kept-alive connection (an
+    officer's desk, a warning system) waited about 40 ms for the client's delayed ACK."""
+    family, kind, proto, _name, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE)[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen()
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def quiet_libraries() -> None:
@@ -167,7 +188,7 @@ async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[
             if isinstance(checked, list):
                 problems += [f"{path}:{row.line}: {'.'.join(map(str, e.loc))}: {e.message}" for e in checked]
                 continue
-            result = await store_warning(repository, config, checked, clock.now())
+            result = await repository.accept_warning(checked, clock.now(), escalate=intake_for(checked).escalate)
             if result.created:
                 stored += 1
             else:

@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -14,14 +15,13 @@ from pydantic import (
     ConfigDict,
     Field,
     FilePath,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from ..config import REPO_ROOT, SpeechSettings
-from ..dialog.const import EscalationReason, RiskLevel
-from ..dialog.loader import ScriptError, read_yaml, schema_problems
+from ..config_file import load_config
+from ..dialog.const import AttemptOutcome, EscalationReason, RiskLevel
 from ..dialog.schema import Variable
 from ..sip.config import Secret
 from ..sip.endpoint import MAX_CALLS_PER_PROCESS
@@ -107,31 +107,34 @@ class OutcomeRule(_Model):
     escalate_when_exhausted: EscalationReason | None = Field(default=None, description="When no retry is left")
     counts_attempt: bool = Field(default=True, description="Uses up one of the warning's attempts")
     trunk_fault: bool = Field(default=False, description="Retry on the trunk back-off schedule")
+    robot_fault: bool = Field(default=False, description="Retry on the robot-error schedule, a bounded number of times")
 
     @model_validator(mode="after")
     def _one_ending(self) -> OutcomeRule:
-        if self.finish == (self.retry or self.trunk_fault):
+        if self.finish == (self.retry or self.trunk_fault or self.robot_fault):
             raise ValueError("a rule either finishes the warning or retries it")
         return self
 
 
-DEFAULT_RULES: dict[str, OutcomeRule] = {
-    "dissuaded": OutcomeRule(finish=True),
-    "escalated": OutcomeRule(finish=True),
-    "wrong_person": OutcomeRule(finish=True),
-    "invalid_number": OutcomeRule(finish=True, escalate=EscalationReason.INVALID_NUMBER),
-    "busy": OutcomeRule(retry=True, retry_after_seconds=120, escalate=EscalationReason.UNANSWERED_BUSY),
-    "no_answer": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
-    "rejected": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
-    "unreachable": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
-    "refused": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+Outcome = AttemptOutcome
+DEFAULT_RULES: dict[AttemptOutcome, OutcomeRule] = {
+    Outcome.DISSUADED: OutcomeRule(finish=True),
+    Outcome.ESCALATED: OutcomeRule(finish=True),
+    Outcome.WRONG_PERSON: OutcomeRule(finish=True),
+    Outcome.INVALID_NUMBER: OutcomeRule(finish=True, escalate=EscalationReason.INVALID_NUMBER),
+    Outcome.BUSY: OutcomeRule(retry=True, retry_after_seconds=120, escalate=EscalationReason.UNANSWERED_BUSY),
+    Outcome.NO_ANSWER: OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    Outcome.REJECTED: OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    Outcome.UNREACHABLE: OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    Outcome.REFUSED: OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
     # Hung up without refusing, maybe mid-story: an officer calls a medium-risk one back.
-    "hung_up": OutcomeRule(retry=True, escalate=EscalationReason.HUNG_UP, escalate_for_risks=[RiskLevel.MEDIUM],
-                           escalate_when_exhausted=EscalationReason.UNANSWERED),
-    "no_input": OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
-    "callback_requested": OutcomeRule(retry=True, retry_after_seconds=1800, escalate_when_exhausted=EscalationReason.UNANSWERED),
-    "failed": OutcomeRule(trunk_fault=True, counts_attempt=False),
-    "interrupted": OutcomeRule(retry=True, retry_after_seconds=0, counts_attempt=False),
+    Outcome.HUNG_UP: OutcomeRule(retry=True, escalate=EscalationReason.HUNG_UP, escalate_for_risks=[RiskLevel.MEDIUM],
+                                 escalate_when_exhausted=EscalationReason.UNANSWERED),
+    Outcome.NO_INPUT: OutcomeRule(retry=True, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    Outcome.CALLBACK_REQUESTED: OutcomeRule(retry=True, retry_after_seconds=1800, escalate_when_exhausted=EscalationReason.UNANSWERED),
+    Outcome.FAILED: OutcomeRule(trunk_fault=True, counts_attempt=False),
+    Outcome.ROBOT_ERROR: OutcomeRule(robot_fault=True, counts_attempt=False),
+    Outcome.INTERRUPTED: OutcomeRule(retry=True, retry_after_seconds=0, counts_attempt=False),
 }
 
 
@@ -142,11 +145,13 @@ class PolicyConfig(_Model):
     )
     trunk_fault_delays_seconds: list[float] = Field(default=[15, 30, 60, 120, 300], min_length=1, description="The last repeats")
     max_trunk_failures: int = Field(default=20, ge=1, description="Then escalate (call_failed)")
-    outcomes: dict[str, OutcomeRule] = Field(default=DEFAULT_RULES, description="Merged over the defaults")
+    robot_error_delays_seconds: list[float] = Field(default=[60, 300], min_length=1, description="The last repeats")
+    max_robot_errors: int = Field(default=3, ge=1, description="Robot errors on one warning; then escalate (robot_error)")
+    outcomes: dict[AttemptOutcome, OutcomeRule] = Field(default=DEFAULT_RULES, description="Merged over the defaults")
 
     @field_validator("outcomes")
     @classmethod
-    def _merge(cls, outcomes: dict[str, OutcomeRule]) -> dict[str, OutcomeRule]:
+    def _merge(cls, outcomes: dict[AttemptOutcome, OutcomeRule]) -> dict[AttemptOutcome, OutcomeRule]:
         return {**DEFAULT_RULES, **outcomes}
 
 
@@ -161,16 +166,27 @@ class WebhookConfig(_Model):
     escalation_url: str | None = Field(default=None, description="POSTed each new escalation")
     outcome_url: str | None = Field(default=None, description="Final outcomes of warnings without a callback_url")
     secret: Secret | None = Field(default=None, description="HMAC-SHA256 key for X-Robot-Signature")
-    retry_delays_seconds: list[float] = Field(default=[5, 15, 60, 300, 900, 1800, 3600], min_length=1)
+    retry_delays_seconds: list[float] = Field(
+        default=[5, 15, 60, 300, 900, 1800, 3600], min_length=1,
+        description="Before each retry; the last repeats until the delivery gets through (never given up)",
+    )
     timeout_seconds: float = Field(default=10, gt=0)
     allowed_callback_hosts: list[str] = Field(
         default=[], description="Hosts (or host:port) a warning's callback_url may name; empty: no callback_url is accepted",
     )
+    concurrent_escalations: int = Field(default=8, ge=1, description="Escalation deliveries under way at once")
+    concurrent_outcomes: int = Field(default=8, ge=1, description="Outcome deliveries under way at once (a lane of their own)")
+    concurrent_per_host: int = Field(default=4, ge=1, description="Deliveries under way to any one host")
 
     @field_validator("allowed_callback_hosts")
     @classmethod
     def _lower(cls, hosts: list[str]) -> list[str]:
         return [host.strip().lower().strip("[]") for host in hosts]
+
+    def allowed_hosts(self) -> set[str]:
+        """Where deliveries may go: the configured URLs' hosts and the allowed callback hosts."""
+        configured = {(urlsplit(url).hostname or "").lower() for url in (self.escalation_url, self.outcome_url) if url}
+        return {*self.allowed_callback_hosts, *configured}
 
 
 class DialerConfig(_Model):
@@ -209,6 +225,11 @@ class DialerConfig(_Model):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def results_journal(self) -> Path:
+        """Worker reports the store could not take yet wait here (see results.py)."""
+        return self.database.parent / f"{self.database.name}-results.jsonl"
+
     def intake_rules(self, warning_variables: Callable[[str, str, str], Mapping[str, Variable]] | None) -> IntakeRules:
         return IntakeRules(
             region=self.phone_region, zone=self.zone, default_language=self.language,
@@ -219,10 +240,5 @@ class DialerConfig(_Model):
 
 
 def load_dialer_config(path: str | Path | None) -> DialerConfig:
-    if path is None:
-        return DialerConfig()
-    data, locations = read_yaml(Path(path))
-    try:
-        return DialerConfig.model_validate(data or {})
-    except ValidationError as err:
-        raise ScriptError(list(schema_problems(err, locations))) from err
+    """`robot.yaml`; with no file, the defaults. Errors name the file, line and key."""
+    return load_config(DialerConfig, path) if path is not None else DialerConfig()

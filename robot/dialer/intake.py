@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..dialog.const import RiskLevel
+from ..dialog.const import EscalationReason, RiskLevel
 from ..dialog.schema import Variable
-from ..store.records import NewWarning
+from ..store.records import Intake, NewWarning
 from .phone import InvalidPhone, normalize_phone
 
 WARNING_ID = re.compile(r"[A-Za-z0-9._:-]+")
@@ -114,6 +114,12 @@ def to_new_warning(warning: WarningIn, *, region: str, zone: ZoneInfo, default_l
         received_at=received.isoformat(), callback_url=str(warning.callback_url) if warning.callback_url else None,
         extra=warning.extra,
     )
+
+
+def intake_for(warning: NewWarning) -> Intake:
+    """How a valid warning is stored: high risk is not dialled (officers handle it in
+    person), so it is finished at once with an escalation."""
+    return Intake(warning=warning, escalate=EscalationReason.HIGH_RISK.value if warning.risk is RiskLevel.HIGH else None)
 
 
 def validate_warning(data: Any, rules: IntakeRules, *, loc: tuple[str | int, ...] = ()) -> NewWarning | list[FieldError]:

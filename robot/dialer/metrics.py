@@ -39,6 +39,25 @@ class Metrics:
         self.frames_late = Counter(
             "robot_audio_frames_late", "Callee frames processed more than 100 ms after arrival, or dropped", registry=r
         )
+        self.recognizer_restarts = Counter(
+            "robot_recognizer_restarts", "Recogniser streams replaced mid-call after a failure (the call went on)", registry=r
+        )
+        self.results_waiting = Gauge(
+            "robot_results_waiting", "Worker reports not stored yet (the store was unavailable)", registry=r
+        )
+        self.store_available = Gauge("robot_store_available", "0 while the store cannot be used (locked, full disk)", registry=r)
+        self.delivery_backlog = Gauge("robot_delivery_backlog", "Webhook deliveries not delivered yet", registry=r)
+        self.delivery_oldest_seconds = Gauge(
+            "robot_delivery_oldest_undelivered_seconds", "Age of the oldest delivery not delivered yet", registry=r
+        )
+        self._deliveries_counted = (0, 0)
         self.dial_latency = Histogram(
             "robot_warning_to_dial_seconds", "Warning accepted to its first INVITE", buckets=LATENCY_BUCKETS, registry=r
         )
+
+    def count_deliveries(self, delivered: int, failed_tries: int) -> None:
+        """Add the deliverer's totals since the last call to the delivery counter."""
+        before_delivered, before_failed = self._deliveries_counted
+        self.deliveries.labels("delivered").inc(delivered - before_delivered)
+        self.deliveries.labels("failed").inc(failed_tries - before_failed)
+        self._deliveries_counted = (delivered, failed_tries)

@@ -27,10 +27,6 @@ class Phone:
     national: str
     """13800138000 / 02088886666: what the trunk dials."""
 
-    @property
-    def masked(self) -> str:
-        return f"***{self.e164[-4:]}"
-
 
 def normalize_phone(raw: str, region: str = "CN") -> Phone:
     """A mobile or landline number, or InvalidPhone with a reason a person can act on."""

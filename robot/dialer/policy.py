@@ -7,7 +7,7 @@ import datetime as dt
 from collections import deque
 from zoneinfo import ZoneInfo
 
-from ..dialog.const import EscalationReason, RiskLevel
+from ..dialog.const import AttemptOutcome, EscalationReason, RiskLevel
 from ..store.records import AttemptResult, Decision, WarningRecord
 from .config import DialerConfig, OutcomeRule, PolicyConfig
 
@@ -21,6 +21,15 @@ def decide(policy: PolicyConfig, warning: WarningRecord, result: AttemptResult, 
     escalate = rule.escalate.value if rule.escalate and applies else None
     if rule.finish:
         return Decision(finished=True, outcome=result.outcome, escalate=escalate, counts_attempt=rule.counts_attempt)
+    if rule.robot_fault:
+        errors = warning.robot_errors + 1
+        if errors >= policy.max_robot_errors:
+            return Decision(finished=True, outcome=AttemptOutcome.ROBOT_ERROR, escalate=EscalationReason.ROBOT_ERROR.value,
+                            counts_attempt=False, robot_fault=True, note=f"{errors} robot errors")
+        delays = policy.robot_error_delays_seconds
+        delay = delays[min(errors, len(delays)) - 1]
+        return Decision(finished=False, next_attempt_at=now + delay, counts_attempt=False, robot_fault=True,
+                        escalate=escalate, note=f"robot error {errors} of {policy.max_robot_errors}, retry in {delay:g} s")
     if rule.trunk_fault:
         failures = warning.trunk_failures + 1
         if failures >= policy.max_trunk_failures:
@@ -124,6 +133,11 @@ class CircuitBreaker:
         if not self._results:
             return 0.0
         return sum(failed for _, failed in self._results) / len(self._results)
+
+    def abstain(self) -> None:
+        """An attempt that says nothing about the trunk (the robot failed, or stopped the call
+        itself) ended: if it was the probe, the next attempt may probe instead."""
+        self._probing = False
 
     def record(self, now: float, failed: bool) -> bool:
         """Count one finished attempt; True if this tripped the breaker."""

@@ -15,6 +15,7 @@ from ..dialog.checks import check_paths, script_files
 from ..dialog.loader import Problem, ScriptError, load_script
 from ..dialog.schema import Script, Variable
 from ..speech.kit import SpeechKit
+from ..store.records import WarningRecord
 
 _LOGGER = logging.getLogger(__name__)
 GENERIC = "generic"
@@ -103,3 +104,25 @@ class ScriptLibrary:
                 if wanted in candidate.script.meta.fraud_types:
                     return candidate
         return None
+
+
+def warning_values(warning: WarningRecord, version: ScriptVersion) -> dict[str, str]:
+    """The script variables this warning sets: only those the script declares from_warning,
+    and only values that fit them (checked at intake too; scripts may have been reloaded
+    since). Everything else the robot says comes from the script."""
+    given: dict[str, str] = {}
+    extra_variables = warning.extra.get("variables")
+    if isinstance(extra_variables, dict):
+        given |= {str(key): value for key, value in extra_variables.items() if isinstance(value, str)}
+    if warning.name:
+        given["name"] = warning.name
+    allowed = version.script.warning_variables()
+    values = {}
+    for key, value in given.items():
+        variable = allowed.get(key)
+        why = variable.refuses(value) if variable is not None else "the script does not let a warning set it"
+        if why is None:
+            values[key] = value
+        elif key != "name" or variable is not None:
+            _LOGGER.warning("warning %s: variable %s not used (%s)", warning.external_id, key, why)
+    return values

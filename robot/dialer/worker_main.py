@@ -2,10 +2,11 @@
 
     python -m robot.dialer.worker_main --fd N --name w1 [--config robot.yaml]
 
-The daemon and the worker talk JSON lines over a socket pair (fd N); stdout is left to
-pjlib's own logging. Messages from the daemon: `call`, `drain`, `stop`. To the daemon:
-`ready`, `event` (escalations, as they happen), `result`, `stats`. If the daemon goes
-away, the worker hangs up its calls (outcome `interrupted`) and exits.
+The daemon and the worker talk JSON lines over a socket pair (fd N), the messages of
+`wire.py`; stdout is left to pjlib's own logging. From the daemon: `call`, `stop`. To the
+daemon: `ready`, `escalation` (as it happens), `result`. A call that fails inside the worker
+is reported as `robot_error` with its error, never lost. If the daemon goes away, the worker
+hangs up its calls (outcome `interrupted`) and exits.
 """
 
 from __future__ import annotations
@@ -14,25 +15,26 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 import signal
 import socket
 import sys
-from typing import Any
 
 import uvloop
 
 from ..dialog.events import DialogEvent, EscalationRequested
 from ..dialog.matcher import matcher_for
-from ..dialog.schema import Script
 from ..sip.config import load_sip_config
+from ..sip.outcome import CallOutcome
+from ..sip.phrases import fixed_sentences
+from ..sip.result import CallResult
 from ..sip.worker import CallWorker
 from ..speech.kit import SpeechKit
 from ..speech.prompts import script_sentences
 from .config import load_dialer_config
 from .scripts import ScriptLibrary
+from .wire import Escalated, Finished, Message, Ready, StartCall, Stop, WireError, decode, encode
 
 _LOGGER = logging.getLogger("robot.worker")
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -44,55 +46,53 @@ class WorkerProcess:
         self.reader = reader
         self.writer = writer
         self.calls: dict[int, asyncio.Task[None]] = {}
-        self.draining = False
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         if not self.writer.is_closing():
-            self.writer.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+            self.writer.write(encode(message))
 
     async def serve(self, slots: int) -> None:
-        self.send({"type": "ready", "slots": slots, "pid": os.getpid()})
+        self.send(Ready(slots=slots, pid=os.getpid()))
         while True:
             line = await self.reader.readline()
             if not line:
                 _LOGGER.warning("the daemon went away: hanging up")
                 await self.worker.shutdown(0)
                 return
-            message = json.loads(line)
-            kind = message["type"]
-            if kind == "call":
-                attempt_id = message["attempt_id"]
+            try:
+                message = decode(line)
+            except WireError as err:
+                _LOGGER.error("%s; ignored", err)
+                continue
+            if isinstance(message, StartCall):
                 task = asyncio.create_task(self.run_call(message))
-                self.calls[attempt_id] = task
-                task.add_done_callback(functools.partial(self._forget, attempt_id))
-            elif kind == "stop":
-                await self.worker.shutdown(float(message.get("drain_seconds", 0)))
+                self.calls[message.attempt_id] = task
+                task.add_done_callback(functools.partial(self._forget, message.attempt_id))
+            elif isinstance(message, Stop):
+                await self.worker.shutdown(message.drain_seconds)
                 if self.calls:
                     await asyncio.gather(*self.calls.values(), return_exceptions=True)
                 await self.writer.drain()
                 return
+            else:
+                _LOGGER.error("the daemon sent a %s message, which only workers send; ignored", message.type)
 
     def _forget(self, attempt_id: int, _: asyncio.Task[None]) -> None:
         self.calls.pop(attempt_id, None)
 
-    async def run_call(self, message: dict[str, Any]) -> None:
-        attempt_id = message["attempt_id"]
+    async def run_call(self, call: StartCall) -> None:
+        attempt_id = call.attempt_id
 
         def on_event(event: DialogEvent) -> None:
             if isinstance(event, EscalationRequested):
-                self.send({"type": "event", "attempt_id": attempt_id, "event": event.model_dump(mode="json")})
+                self.send(Escalated(attempt_id=attempt_id, event=event))
 
         try:
-            result = await self.worker.call(
-                message["target"], Script.model_validate(message["script"]),
-                variables=message.get("variables"), headers=message.get("headers"),
-                recording_name=message.get("recording_name"), warning_id=message.get("warning_id", ""), on_event=on_event,
-            )
-            payload = result.model_dump(mode="json")
-        except Exception as err:  # reported as a failed attempt, never lost
+            result = await self.worker.call(call.request, on_event=on_event)
+        except Exception as err:  # the robot's own fault, reported with its error, never lost
             _LOGGER.exception("attempt %s failed inside the worker", attempt_id)
-            payload = {"outcome": "failed", "call_outcome": "failed", "error": f"{type(err).__name__}: {err}"}
-        self.send({"type": "result", "attempt_id": attempt_id, "result": payload})
+            result = CallResult.failure(CallOutcome.ROBOT_ERROR, f"{type(err).__name__}: {err}")
+        self.send(Finished(attempt_id=attempt_id, result=result))
         with contextlib.suppress(ConnectionError):
             await self.writer.drain()
 
@@ -104,7 +104,8 @@ async def main_async(args: argparse.Namespace) -> int:
     library = ScriptLibrary(config.dialogs_dir)
     await library.load()
     for version in library.scripts:  # warm the prompt cache (shared on disk by all workers)
-        await speech.prompts(version.script.meta.voice).render_all(script_sentences(version.script))
+        sentences = [*script_sentences(version.script), *fixed_sentences(version.script.meta.language.value)]
+        await speech.prompts(version.script.meta.voice).render_all(sentences)
         # ... and the understanding (lexicons, classifier, the English pronouncing dictionary):
         # loaded now, not on the event loop in the middle of a first call.
         matcher_for(version.script)

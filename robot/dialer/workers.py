@@ -1,53 +1,41 @@
 """The daemon's side of the call workers: a pool of worker processes, each with at most 4
 calls (PJSUA_MAX_CALLS in the pjsua2 wheel). A worker that dies is reported (its attempts
-go back in the queue) and restarted."""
+go back in the queue) and restarted, always: nothing the daemon does with what a worker
+reports (a store that is locked or full, a bad message) cuts a worker off or stops the pool
+from bringing it back."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
 import sys
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..dialog.events import EscalationRequested
 from ..private import open_private_append
+from ..sip.result import CallResult
+from .wire import Escalated, Finished, Message, Ready, StartCall, Stop, WireError, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
 
 
-@dataclass
-class Job:
-    attempt_id: int
-    target: str
-    script: dict[str, Any]
-    warning_id: str
-    variables: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    recording_name: str | None = None
-
-    def message(self) -> dict[str, Any]:
-        return {"type": "call", "attempt_id": self.attempt_id, "target": self.target, "script": self.script,
-                "warning_id": self.warning_id, "variables": self.variables, "headers": self.headers,
-                "recording_name": self.recording_name}
-
-
 class PoolListener(ABC):
-    """What the pool tells the daemon."""
+    """What the pool tells the daemon. None of these may fail: the daemon keeps what it
+    cannot store yet and stores it later."""
 
     @abstractmethod
-    async def attempt_event(self, attempt_id: int, event: dict[str, Any]) -> None: ...
+    def attempt_event(self, attempt_id: int, event: EscalationRequested) -> None: ...
 
     @abstractmethod
-    async def attempt_finished(self, attempt_id: int, result: dict[str, Any]) -> None: ...
+    def attempt_finished(self, attempt_id: int, result: CallResult) -> None: ...
 
     @abstractmethod
-    async def attempts_lost(self, attempt_ids: list[int], worker: str) -> None:
+    def attempts_lost(self, attempt_ids: list[int], worker: str) -> None:
         """A worker died with these attempts in flight."""
 
     def slot_freed(self) -> None:  # noqa: B027 - optional hook
@@ -65,7 +53,7 @@ class CallPool(ABC):
     def active_calls(self) -> int: ...
 
     @abstractmethod
-    async def dispatch(self, job: Job) -> str:
+    async def dispatch(self, call: StartCall) -> str:
         """Send a call to a worker with a free slot; returns the worker's name."""
 
     @abstractmethod
@@ -147,15 +135,19 @@ class WorkerPool(CallPool):
             await self._some_ready.wait()
             self._some_ready.clear()
 
-    async def dispatch(self, job: Job) -> str:
-        candidates = [w for w in self.workers if w.ready and len(w.in_flight) < w.slots]
+    async def dispatch(self, call: StartCall) -> str:
+        candidates = [w for w in self.workers if w.ready and w.writer is not None and len(w.in_flight) < w.slots]
         if not candidates:
             raise RuntimeError("no free call slot")
         worker = max(candidates, key=lambda w: w.slots - len(w.in_flight))
         assert worker.writer is not None
-        worker.in_flight.add(job.attempt_id)
-        worker.writer.write(json.dumps(job.message(), ensure_ascii=False).encode() + b"\n")
-        await worker.writer.drain()
+        worker.in_flight.add(call.attempt_id)
+        try:
+            worker.writer.write(encode(call))
+            await worker.writer.drain()
+        except (ConnectionError, RuntimeError):
+            worker.in_flight.discard(call.attempt_id)
+            raise
         return worker.name
 
     async def stop(self, drain_seconds: float) -> None:
@@ -163,7 +155,7 @@ class WorkerPool(CallPool):
         for worker in self.workers:
             if worker.writer is not None and not worker.writer.is_closing():
                 with contextlib.suppress(ConnectionError):
-                    worker.writer.write(json.dumps({"type": "stop", "drain_seconds": drain_seconds}).encode() + b"\n")
+                    worker.writer.write(encode(Stop(drain_seconds=drain_seconds)))
                     await worker.writer.drain()
         supervisors = [w.supervisor for w in self.workers if w.supervisor is not None]
         done, pending = await asyncio.wait(supervisors, timeout=drain_seconds + 30) if supervisors else (set(), set())
@@ -176,6 +168,7 @@ class WorkerPool(CallPool):
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _supervise(self, worker: _Worker) -> None:
+        """Run the worker, and restart it whenever it stops, until the pool stops."""
         while not self._stopping:
             try:
                 await self._run_once(worker)
@@ -187,12 +180,20 @@ class WorkerPool(CallPool):
             lost = sorted(worker.in_flight)
             worker.in_flight.clear()
             if lost:
-                await self.listener.attempts_lost(lost, worker.name)
+                self._tell("attempts_lost", self.listener.attempts_lost, lost, worker.name)
             if self._stopping:
                 return
             worker.restarts += 1
             _LOGGER.warning("call worker %s stopped; restarting in %g s", worker.name, self.restart_delay_seconds)
             await asyncio.sleep(self.restart_delay_seconds)
+
+    @staticmethod
+    def _tell(what: str, function: Any, *args: Any) -> None:
+        """Hand a report to the daemon; a failure to is logged, never fatal to the worker."""
+        try:
+            function(*args)
+        except Exception:
+            _LOGGER.exception("the daemon could not take a worker's %s", what)
 
     async def _run_once(self, worker: _Worker) -> None:
         parent, child = socket.socketpair()
@@ -218,7 +219,12 @@ class WorkerPool(CallPool):
                 line = await reader.readline()
                 if not line:
                     break
-                await self._handle(worker, json.loads(line))
+                try:
+                    message = decode(line)
+                except WireError as err:
+                    _LOGGER.error("call worker %s: %s; ignored", worker.name, err)
+                    continue
+                self._handle(worker, message)
         finally:
             writer.close()
             worker.writer = None
@@ -226,18 +232,18 @@ class WorkerPool(CallPool):
             if not self._stopping:
                 _LOGGER.error("call worker %s (pid %s) exited with %s", worker.name, worker.process.pid, code)
 
-    async def _handle(self, worker: _Worker, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "ready":
-            worker.slots = min(worker.slots, int(message["slots"]))
+    def _handle(self, worker: _Worker, message: Message) -> None:
+        if isinstance(message, Ready):
+            worker.slots = min(worker.slots, message.slots)
             worker.ready = True
             self._some_ready.set()
-            _LOGGER.info("call worker %s ready (pid %s, %d slots)", worker.name, message.get("pid"), worker.slots)
+            _LOGGER.info("call worker %s ready (pid %s, %d slots)", worker.name, message.pid, worker.slots)
             self.listener.slot_freed()
-        elif kind == "event":
-            await self.listener.attempt_event(message["attempt_id"], message["event"])
-        elif kind == "result":
-            attempt_id = message["attempt_id"]
-            worker.in_flight.discard(attempt_id)
-            await self.listener.attempt_finished(attempt_id, message["result"])
+        elif isinstance(message, Escalated):
+            self._tell("escalation", self.listener.attempt_event, message.attempt_id, message.event)
+        elif isinstance(message, Finished):
+            worker.in_flight.discard(message.attempt_id)
+            self._tell("result", self.listener.attempt_finished, message.attempt_id, message.result)
             self.listener.slot_freed()
+        else:
+            _LOGGER.error("call worker %s sent a %s message, which only the daemon sends; ignored", worker.name, message.type)

@@ -62,6 +62,34 @@ class EscalationReason(StrEnum):
     """No dialog script fits the warning's language and scam type."""
     HUNG_UP = "hung_up"
     """The callee hung up before the warning was done (by default for medium risk)."""
+    ROBOT_ERROR = "robot_error"
+    """The robot itself kept failing on this warning's calls (its error is on each attempt)."""
+
+
+class AttemptOutcome(StrEnum):
+    """How one call attempt ended, as the dialer records it and its policy keys it: the
+    conversation's `Outcome` when the call was answered, else how the call itself ended."""
+
+    DISSUADED = "dissuaded"
+    ESCALATED = "escalated"
+    REFUSED = "refused"
+    NO_INPUT = "no_input"
+    WRONG_PERSON = "wrong_person"
+    CALLBACK_REQUESTED = "callback_requested"
+    HUNG_UP = "hung_up"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    INVALID_NUMBER = "invalid_number"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+    """A SIP or transport fault on the trunk (the circuit breaker counts these)."""
+    ROBOT_ERROR = "robot_error"
+    """Something in the robot failed (a recogniser, a synthesiser, a bug): not the trunk's doing."""
+    INTERRUPTED = "interrupted"
+    """Shutdown or a dead worker: back in the queue."""
+    NO_SCRIPT = "no_script"
+    """Never called: no script fits (escalated)."""
 
 
 class EscalationMode(StrEnum):

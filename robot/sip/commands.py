@@ -16,9 +16,10 @@ from ..dialog.schema import Script
 from ..speech.error import SpeechError
 from ..speech.kit import SpeechKit
 from ..speech.prompts import script_sentences
-from .call import CallResult
 from .config import SipConfig, load_sip_config
 from .endpoint import SipError
+from .phrases import fixed_sentences
+from .result import CallRequest, CallResult
 from .worker import CallWorker
 
 
@@ -60,12 +61,13 @@ def _call(args: argparse.Namespace) -> int:
         print(f"{line['speaker']}: {line['text']}")
     print(f"[{result.outcome}] SIP {result.sip_status}, {result.duration_seconds:.1f} s")
     if args.json:
-        print(json.dumps(result.model_dump(mode="json", exclude={"path", "call_outcome"}), ensure_ascii=False))
+        print(json.dumps(result.model_dump(mode="json", exclude={"path", "call_outcome", "timeline", "stats"}), ensure_ascii=False))
     return 0
 
 
 async def _place(config: SipConfig, speech: SpeechKit, target: str, script: Script, variables: dict[str, str]) -> CallResult:
     # Every static prompt is rendered before dialling, so the call never waits on synthesis.
-    await speech.prompts(script.meta.voice).render_all(script_sentences(script))
-    async with CallWorker(config, speech, languages=(script.meta.language.value,)) as worker:
-        return await worker.call(target, script, variables=variables)
+    language = script.meta.language.value
+    await speech.prompts(script.meta.voice).render_all([*script_sentences(script), *fixed_sentences(language)])
+    async with CallWorker(config, speech, languages=(language,)) as worker:
+        return await worker.call(CallRequest(target=target, script=script, variables=variables))

@@ -13,12 +13,11 @@ from pydantic import (
     ConfigDict,
     Field,
     FilePath,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from ..dialog.loader import ScriptError, read_yaml, schema_problems
+from ..config_file import load_config
 from .peer_filter import uri_host
 
 HOST_NAME = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}")
@@ -214,10 +213,4 @@ LOOPBACK_DEFAULT = SipConfig(
 
 def load_sip_config(path: str | Path | None) -> SipConfig:
     """Load a SIP config file; with no file, the loopback-friendly default."""
-    if path is None:
-        return LOOPBACK_DEFAULT
-    data, locations = read_yaml(Path(path))
-    try:
-        return SipConfig.model_validate(data)
-    except ValidationError as err:
-        raise ScriptError(list(schema_problems(err, locations))) from err
+    return load_config(SipConfig, path) if path is not None else LOOPBACK_DEFAULT

@@ -23,10 +23,9 @@ class CallOutcome(StrEnum):
     """The call was answered; the dialog's outcome says how it went."""
     INTERRUPTED = "interrupted"
     """The robot stopped the call itself (shutdown); the warning goes back in the queue."""
-
-    @property
-    def retryable_fault(self) -> bool:
-        return self is CallOutcome.FAILED
+    ROBOT_ERROR = "robot_error"
+    """Something in the robot failed (a recogniser that could not be restarted, a bug): the
+    callee heard an apology; not the trunk's doing."""
 
 
 def outcome_for_status(status_code: int) -> CallOutcome:

@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from ..dialog.normalize import split_sentences
 from ..speech.prompts import PromptCache
@@ -19,13 +20,18 @@ class Speaker:
     """Plays prompts to the callee.
 
     `play(path)` plays one sentence's audio to the end (cancelled: stopped); `finished()` is
-    called whenever everything queued has been played.
+    called whenever everything queued has been played. `spawn` starts the task that plays
+    (a call puts it under its supervisor, so a failure to play ends the call, not silence).
     """
 
-    def __init__(self, prompts: PromptCache, play: Callable[[Path], Awaitable[object]], finished: Callable[[], None]) -> None:
+    def __init__(
+        self, prompts: PromptCache, play: Callable[[Path], Awaitable[object]], finished: Callable[[], None],
+        *, spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]] | None = None,
+    ) -> None:
         self.prompts = prompts
         self._play = play
         self._finished = finished
+        self.spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]] = spawn or asyncio.create_task
         self.pending: deque[str] = deque()
         self.task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
@@ -44,7 +50,7 @@ class Speaker:
     def say(self, text: str) -> None:
         self.pending.append(text)
         if not self.busy:
-            self.task = asyncio.create_task(self._run(self._stopping))
+            self.task = self.spawn(self._run(self._stopping))
             self._stopping = None
 
     def stop(self) -> bool:

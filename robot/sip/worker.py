@@ -5,22 +5,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from types import TracebackType
 
 from ..dialog.events import DialogEvent
-from ..dialog.schema import Script
 from ..private import private_dir
 from ..speech.kit import SpeechKit
-from .call import CallResult, CallSession
+from .call import CallSession
 from .config import SipConfig
 from .endpoint import MAX_CALLS_PER_PROCESS, PjsuaThread
+from .result import CallRequest, CallResult
 
 RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class CallWorker:
-    """`async with CallWorker(config, speech) as worker: result = await worker.call(...)`."""
+    """`async with CallWorker(config, speech) as worker: result = await worker.call(CallRequest(...))`."""
 
     def __init__(self, config: SipConfig, speech: SpeechKit, *, languages: tuple[str, ...] = ()) -> None:
         self.config = config
@@ -48,7 +48,7 @@ class CallWorker:
 
     REGISTRATION_TIMEOUT_SECONDS = 15.0
 
-    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+    async def __aexit__(self, *_exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
         await self.shutdown()
 
     async def shutdown(self, drain_seconds: float = 0.0) -> None:
@@ -69,40 +69,32 @@ class CallWorker:
         return len(self._sessions)
 
     @property
+    def sessions(self) -> tuple[CallSession, ...]:
+        """The calls under way."""
+        return tuple(self._sessions)
+
+    @property
     def free_slots(self) -> int:
         return self._slots._value
 
-    async def call(
-        self,
-        target: str,
-        script: Script,
-        *,
-        variables: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        recording_name: str | None = None,
-        ring_timeout_seconds: float | None = None,
-        human_queue_uri: str | None = None,
-        warning_id: str = "",
-        on_event: Callable[[DialogEvent], None] | None = None,
-    ) -> CallResult:
+    async def call(self, request: CallRequest, *, on_event: Callable[[DialogEvent], None] | None = None) -> CallResult:
+        """Place the call and run it to its end. Once it is placed, whatever fails is in the
+        result (`robot_error` with its `error`), not an exception; `on_event` gets the
+        dialog's events as they happen (the daemon stores escalations at once)."""
         thread = self._thread
         assert thread is not None, "use the worker as an async context manager"
-        for uri in (target if target.startswith(("sip:", "sips:")) else None, human_queue_uri):
+        target = request.target
+        for uri in (target if target.startswith(("sip:", "sips:")) else None, request.human_queue_uri):
             if uri:  # a URI the robot is told to dial: its answers must get through the peer filter
                 await thread.run_in_thread(functools.partial(thread.allow_peer, uri))
         recording = None
         if self.config.recordings_dir is not None:
-            name = recording_name or "call"
+            name = request.recording_name or "call"
             if not RECORDING_NAME.fullmatch(name):  # never a path: the daemon names recordings by attempt number
                 raise ValueError(f"recording name {name!r} must be letters, digits, '-' or '_'")
             recording = private_dir(self.config.recordings_dir) / f"{name}.wav"
         async with self._slots:
-            session = CallSession(
-                thread, self.speech, self.config, script,
-                target=target, variables=variables, headers=headers, recording_path=recording,
-                ring_timeout_seconds=ring_timeout_seconds, human_queue_uri=human_queue_uri,
-                warning_id=warning_id, on_event=on_event,
-            )
+            session = CallSession(thread, self.speech, self.config, request, recording_path=recording, on_event=on_event)
             self._sessions.add(session)
             try:
                 return await session.run()

@@ -29,10 +29,6 @@ def pcm_rms(frame: bytes) -> int:
     return int(audioop.rms(frame, 2))
 
 
-def frame_bytes(sample_rate: int, frame_ms: int = FRAME_MS) -> int:
-    return sample_rate * frame_ms // 1000 * 2
-
-
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """High-quality resampling to another rate, as int16."""
     if from_rate == to_rate:

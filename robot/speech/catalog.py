@@ -35,10 +35,6 @@ class Engine(StrEnum):
     VOSK = "vosk"
     POCKETSPHINX = "pocketsphinx"
 
-    @property
-    def is_synthesizer(self) -> bool:
-        return self is Engine.PIPER
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -79,6 +79,11 @@ class IsolatedStream(RecognizerStream):
         self.sample_rate = rate
         self._lock = threading.Lock()
 
+    @property
+    def pid(self) -> int:
+        """The recogniser process."""
+        return self._process.pid
+
     def _call(self, request: str, argument: Any = None) -> Any:
         try:
             with self._lock:  # one request and its answer at a time, whichever thread asks

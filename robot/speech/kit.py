@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..config import SpeechSettings
 from .asr import RecognizerStream, SpeechRecognizer, recognizer_from_catalog
 from .catalog import Catalog, ModelMissingError
 from .error import SpeechError
 from .prompts import PromptCache
 from .tts import PiperSynthesizer
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class SpeechKit:
@@ -84,3 +88,10 @@ class SpeechKit:
         stream.finish()  # drop any half-heard utterance
         stream.set_grammar(None)
         self._idle_streams.setdefault(language, []).append(stream)
+
+    def discard_stream(self, stream: RecognizerStream) -> None:
+        """A stream that failed: released (its process ended), never pooled again."""
+        try:
+            stream.close()
+        except Exception:  # noqa: BLE001 - it is broken already; closing is best effort
+            _LOGGER.warning("a failed recogniser stream did not close cleanly", exc_info=True)

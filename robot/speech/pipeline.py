@@ -33,6 +33,7 @@ from ..dialog.events import DialogEvent, Listening, Say
 from ..dialog.matcher import Match
 from ..understanding.turns import Ending
 from .asr import Hypothesis, RecognizerStream
+from .error import SpeechError
 from .vad import (
     PRE_ROLL_SECONDS,
     EndpointSettings,
@@ -53,6 +54,25 @@ def _nothing() -> None:
 def _log_failure(done: asyncio.Future[object]) -> None:
     if not done.cancelled() and done.exception() is not None:
         _LOGGER.error("recogniser work failed", exc_info=done.exception())
+
+
+class RecognizerFailed(SpeechError):
+    """The call's recogniser stream failed (its process died, the engine raised): the stream
+    is unusable, and a fresh one can take its place."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("recognizer_failed", message)
+
+
+def _guarded(function: Callable[..., T], *args: object) -> T:
+    """Recogniser work, with any failure of it as RecognizerFailed (on the stream's thread)."""
+    try:
+        return function(*args)
+    except RecognizerFailed:
+        raise
+    except Exception as err:
+        name = getattr(function, "__name__", "recogniser work")
+        raise RecognizerFailed(f"{name}: {type(err).__name__}: {err}") from err
 
 
 class AudioClock(Clock):
@@ -140,6 +160,8 @@ class CallListener:
         """This utterance stopped the robot (so a backchannel can give the turn back)."""
         self.endings: list[tuple[Ending, float]] = []
         """Per utterance handed to the dialog: how it ended and the trailing silence waited."""
+        self._grammar: list[str] | None = None
+        """The grammar last asked of the stream (a fresh stream gets it too)."""
 
     # -- from the call worker ------------------------------------------------------------
 
@@ -153,7 +175,7 @@ class CallListener:
             else:
                 # Switch now, while the callee is quiet: building a grammar can take Vosk a
                 # while, and frames would queue behind it if it waited for speech to start.
-                self._in_background(self.stream.set_grammar, event.expected_phrases)
+                self._set_grammar(event.expected_phrases)
 
     async def dtmf(self, digits: str) -> None:
         """Key presses: they take the turn at once (where the prompt may be interrupted)."""
@@ -187,8 +209,41 @@ class CallListener:
                 await self.engine.handle_no_input()
 
     def run_on_stream(self, function: Callable[..., T], *args: object) -> asyncio.Future[T]:
-        """Run recogniser work on the stream's own thread (in order, one at a time)."""
-        return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        """Run recogniser work on the stream's own thread (in order, one at a time). Its
+        failure is RecognizerFailed."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, _guarded, function, *args)
+
+    async def finish_stream(self) -> Hypothesis:
+        """End whatever the stream has heard (before the stream is used for something else)."""
+        return await self.run_on_stream(self._finish)
+
+    def _finish(self) -> Hypothesis:
+        return self.stream.finish()
+
+    async def replace_stream(self, stream: RecognizerStream) -> RecognizerStream:
+        """A fresh recogniser stream in place of one that failed; returns the old one. The
+        state's grammar carries over, and an utterance under way is heard again from its
+        start (its frames so far are fed to the fresh stream), so the callee need not repeat
+        it. RecognizerFailed if the fresh stream fails as well."""
+        await self.settle()
+        old, self.stream = self.stream, stream
+        replay = self._utterance_frames if self._in_utterance and not self._utterance_handled else []
+        self._utterance_frames = []
+        self._pending_grammar = None
+        self._mark("recognizer_restarted")
+        if self._grammar is not None:
+            self._set_grammar(self._grammar)
+        for frame in replay:
+            for hypothesis in await self._recognize(frame):
+                self._heard(hypothesis.text)
+        return old
+
+    def _set_grammar(self, phrases: list[str] | None) -> None:
+        self._grammar = phrases
+        self._in_background(self._apply_grammar, phrases)
+
+    def _apply_grammar(self, phrases: list[str] | None) -> None:
+        self.stream.set_grammar(phrases)
 
     def _in_background(self, function: Callable[..., object], *args: object) -> None:
         """Stream work whose result nobody waits for; a failure is logged, not lost."""
@@ -220,7 +275,7 @@ class CallListener:
                 and self._quiet_frames * self.vad.frame_seconds >= early - 1e-6):
             await self._flush()
             self._mark("early_final")
-            self._early_final = self.run_on_stream(self.stream.finish)
+            self._early_final = self.run_on_stream(self._finish)
             self._early_final.add_done_callback(self._early_final_heard)
 
     def _early_final_heard(self, done: asyncio.Future[Hypothesis]) -> None:
@@ -292,7 +347,7 @@ class CallListener:
         self.engine.speech_started()
         if self._pending_grammar is not None:  # queued ahead of this utterance's audio
             grammar, self._pending_grammar = self._pending_grammar, None
-            self._in_background(self.stream.set_grammar, grammar)
+            self._set_grammar(grammar)
         self._utterance_frames = []
         self._unfed = []
         self._quiet_frames = 0
@@ -331,7 +386,7 @@ class CallListener:
         self._utterance_handled = True
         self._stop_robot("urgent")
         self._unfed = []
-        self._in_background(self.stream.finish)
+        self._in_background(self._finish)
         self._mark("final", hypothesis.text)
         await self.engine.handle_speech(hypothesis.text)
         self._listen_if_quiet()
@@ -346,7 +401,7 @@ class CallListener:
             final, self._early_final = await self._early_final, None
         else:
             await self._flush()
-            final = await self.run_on_stream(self.stream.finish)
+            final = await self.run_on_stream(self._finish)
         self.final_latencies.append(round(time.perf_counter() - started, 4))
         self._mark("final", final.text)
         if self._robot_speaking and not self._barge_in:

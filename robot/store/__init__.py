@@ -8,15 +8,17 @@ from .records import (
     DeliveryRecord,
     EscalationRecord,
     EscalationStatus,
+    Intake,
     NewWarning,
+    QueuedEscalation,
     WarningRecord,
     WarningStatus,
 )
-from .repository import Conflict, NotFound, Repository, StoreError
+from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavailable
 from .sqlite import SqliteRepository
 
 __all__ = [
     "Accepted", "AttemptRecord", "AttemptResult", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
-    "EscalationStatus", "NewWarning", "NotFound", "Repository", "SqliteRepository", "StoreError", "WarningRecord",
-    "WarningStatus",
+    "EscalationStatus", "Intake", "NewWarning", "NotFound", "QueuedEscalation", "Repository", "SqliteRepository",
+    "StoreError", "StoreUnavailable", "WarningRecord", "WarningStatus",
 ]

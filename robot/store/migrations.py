@@ -119,4 +119,41 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_is_never_deleted BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 3: a robot-side error is its own outcome, counted per warning, with its error text on
+    # the attempt. Deliveries are an outbox: the store records what must be sent (an
+    # escalation, a finished warning's outcome); where it goes and its body are fixed by the
+    # deliverer at the first try. A delivery is never given up: those an older release gave up
+    # on are pending again, and high-risk warnings finished at intake (which never got their
+    # outcome delivery) get one now. The officers' queue is read by status in id order.
+    """
+    ALTER TABLE warnings ADD COLUMN robot_errors INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN error TEXT;
+    CREATE TABLE deliveries_3 (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject_id INTEGER NOT NULL,
+        url TEXT,
+        payload TEXT,
+        status TEXT NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0,
+        next_try_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        delivered_at REAL
+    );
+    INSERT INTO deliveries_3 (id, kind, subject_id, url, payload, status, tries, next_try_at, last_error, created_at,
+                              delivered_at)
+        SELECT id, kind, subject_id, url, payload, CASE status WHEN 'failed' THEN 'pending' ELSE status END, tries,
+               next_try_at, last_error, created_at, delivered_at
+        FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_3 RENAME TO deliveries;
+    CREATE INDEX deliveries_due ON deliveries(status, kind, next_try_at);
+    CREATE INDEX deliveries_subject ON deliveries(kind, subject_id);
+    INSERT INTO deliveries (kind, subject_id, status, next_try_at, created_at)
+        SELECT 'outcome', w.id, 'pending', w.updated_at, w.updated_at FROM warnings w
+        WHERE w.status IN ('done', 'merged') AND w.outcome IS NOT NULL AND w.risk = 'high'
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.kind = 'outcome' AND d.subject_id = w.id);
+    CREATE INDEX escalations_queue ON escalations(status, id);
+    """,
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..dialog.const import EscalationMode, RiskLevel
+from ..dialog.const import AttemptOutcome, EscalationMode, RiskLevel
 
 
 class WarningStatus(StrEnum):
@@ -34,9 +34,13 @@ class EscalationStatus(StrEnum):
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
+    """Tried until delivered, with a capped back-off."""
     DELIVERED = "delivered"
     FAILED = "failed"
-    """Gave up after the last retry."""
+    """Not sent, and not tried again until an operator requeues it (`robot deliveries retry`):
+    its host is no longer allowed; or given up by an older release."""
+    SKIPPED = "skipped"
+    """Nowhere to send it: no URL is configured for its kind (nor a callback_url)."""
 
 
 class DeliveryKind(StrEnum):
@@ -69,9 +73,10 @@ class WarningRecord(NewWarning):
     status: WarningStatus
     attempts: int = Field(description="Attempts that count against the retry schedule")
     trunk_failures: int = Field(description="Attempts lost to trunk faults; they do not count")
+    robot_errors: int = Field(default=0, description="Attempts lost to the robot's own errors; they do not count")
     next_attempt_at: float
     script: str | None = None
-    outcome: str | None = None
+    outcome: AttemptOutcome | None = None
     merged_into: int | None = None
     lease_owner: str | None = None
     lease_expires_at: float | None = None
@@ -90,12 +95,13 @@ class AttemptRecord(_Record):
     state: AttemptState
     sip_status: int | None = None
     call_outcome: str | None = None
-    outcome: str | None = None
+    outcome: AttemptOutcome | None = None
     answered: bool = False
     duration_seconds: float | None = None
     transcript: list[dict[str, Any]] = []
     escalation: dict[str, Any] | None = None
     recording: str | None = None
+    error: str | None = Field(default=None, description="What failed, for robot_error and trunk faults")
 
 
 class EscalationNote(_Record):
@@ -121,12 +127,26 @@ class EscalationRecord(_Record):
     resolved_at: float | None = None
 
 
+class QueuedEscalation(EscalationRecord):
+    """An escalation as the officers' queue lists it: with its warning's particulars."""
+
+    warning_external_id: str
+    phone: str
+    name: str
+    risk: RiskLevel
+    fraud_type: str
+
+
 class DeliveryRecord(_Record):
+    """A webhook to send: an escalation (to the escalation URL) or a finished warning's outcome
+    (to its callback_url, else the outcome URL). Where it goes and its body are fixed at the
+    first try, so every retry sends the same bytes to the same place."""
+
     id: int
     kind: DeliveryKind
     subject_id: int
-    url: str
-    payload: str
+    url: str | None = None
+    payload: str | None = None
     status: DeliveryStatus
     tries: int
     next_try_at: float
@@ -136,28 +156,48 @@ class DeliveryRecord(_Record):
 
 
 class AttemptResult(_Record):
-    """What a call worker reports at the end of an attempt."""
+    """What a call worker reports at the end of an attempt, as stored."""
 
     sip_status: int | None = None
     call_outcome: str
-    outcome: str
+    outcome: AttemptOutcome
     answered: bool = False
     duration_seconds: float = 0.0
     transcript: list[dict[str, Any]] = []
     escalation: dict[str, Any] | None = None
     recording: str | None = None
+    error: str | None = None
 
 
 class Decision(_Record):
     """What the policy decided after an attempt; the store applies it in one transaction."""
 
     finished: bool
-    outcome: str | None = Field(default=None, description="The warning's final outcome, when finished")
+    outcome: AttemptOutcome | None = Field(default=None, description="The warning's final outcome, when finished")
     next_attempt_at: float | None = None
     counts_attempt: bool = True
     trunk_fault: bool = False
+    robot_fault: bool = False
     escalate: str | None = Field(default=None, description="An escalation reason to open now (besides the call's own)")
     note: str = ""
+
+
+class Intake(_Record):
+    """A warning to store, and whether it is finished at once with an escalation (high risk
+    is not dialled)."""
+
+    warning: NewWarning
+    escalate: str | None = None
+
+
+class WarningDetail(_Record):
+    """A warning with what became of it: the attempts and escalations of the warning that
+    carries it (itself, or the one it was merged into)."""
+
+    warning: WarningRecord
+    merged_into_external_id: str | None = None
+    attempts: list[AttemptRecord] = []
+    escalations: list[EscalationRecord] = []
 
 
 class Accepted(_Record):
@@ -165,4 +205,5 @@ class Accepted(_Record):
     created: bool
     """False: this external id was already stored (idempotent)."""
     merged_into: int | None = None
+    merged_into_external_id: str | None = None
     escalation_id: int | None = None

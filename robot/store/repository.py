@@ -1,6 +1,11 @@
 """The store's interface. The daemon only talks to this; `SqliteRepository` is the embedded
 implementation, and a shared server database for several dialer nodes can implement the
-same methods (every write that must be atomic is one method here)."""
+same methods (every write that must be atomic is one method here).
+
+The store stores and returns records (`records.py`). It knows nothing of webhook URLs or of
+how anything is shown to people: the API layer builds the public JSON, and the deliverer
+decides where a delivery goes. A store that cannot be used right now (locked, a full disk)
+raises `StoreUnavailable`: callers keep what they could not store and try again."""
 
 from __future__ import annotations
 
@@ -8,22 +13,32 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from ..dialog.const import EscalationMode, RiskLevel
+from ..dialog.const import AttemptOutcome, EscalationMode, RiskLevel
 from .records import (
     Accepted,
     AttemptRecord,
     AttemptResult,
     Decision,
+    DeliveryKind,
     DeliveryRecord,
+    DeliveryStatus,
     EscalationRecord,
     EscalationStatus,
+    Intake,
     NewWarning,
+    QueuedEscalation,
+    WarningDetail,
     WarningRecord,
 )
 
 
 class StoreError(Exception):
     """The store cannot be opened or used (e.g. a database from a newer version)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be used right now (locked by another process, a full disk, an I/O
+    error); the same request may succeed later. Nothing of the failed change was stored."""
 
 
 class NotFound(StoreError):
@@ -44,21 +59,38 @@ class Repository(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
+    def unavailable(self) -> str | None:
+        """Why the store cannot be used right now (its last operation failed and none has
+        succeeded since), or None."""
+
     # -- intake ----------------------------------------------------------------------
 
     @abstractmethod
-    async def accept_warning(
-        self, warning: NewWarning, now: float, *, escalate_reason: str | None = None, escalation_url: str | None = None
-    ) -> Accepted:
-        """Store a warning once per external id. A new warning for a number that already has
-        an open warning is merged into it (the open one takes the higher risk). With
-        `escalate_reason`, the warning is not dialled: it is finished with an escalation."""
+    async def accept_warnings(self, intakes: Sequence[Intake], now: float) -> list[Accepted]:
+        """Store warnings, all in one transaction (all or none). Each is stored once per
+        external id. A new warning for a number that already has an open warning is merged
+        into it (the open one takes the higher risk). With `escalate`, a warning is not
+        dialled: it is finished with an escalation (and its outcome is queued for delivery)."""
+
+    async def accept_warning(self, warning: NewWarning, now: float, *, escalate: str | None = None) -> Accepted:
+        [accepted] = await self.accept_warnings([Intake(warning=warning, escalate=escalate)], now)
+        return accepted
 
     @abstractmethod
     async def get_warning(self, warning_id: int) -> WarningRecord | None: ...
 
     @abstractmethod
     async def get_warning_by_external_id(self, external_id: str) -> WarningRecord | None: ...
+
+    async def warning_detail(self, warning: WarningRecord) -> WarningDetail:
+        """The warning with the attempts and escalations of the warning that carries it."""
+        carrier_id = warning.merged_into or warning.id
+        carrier = await self.get_warning(warning.merged_into) if warning.merged_into else None
+        return WarningDetail(
+            warning=warning, merged_into_external_id=carrier.external_id if carrier else None,
+            attempts=await self.attempts_of(carrier_id), escalations=await self.escalations(warning_id=carrier_id),
+        )
 
     @abstractmethod
     async def queue_depth(self) -> dict[str, int]:
@@ -100,25 +132,14 @@ class Repository(ABC):
     async def attempts_of(self, warning_id: int) -> list[AttemptRecord]: ...
 
     @abstractmethod
-    async def finish_attempt(
-        self,
-        attempt_id: int,
-        result: AttemptResult,
-        decision: Decision,
-        now: float,
-        *,
-        escalation_url: str | None = None,
-        outcome_url: str | None = None,
-    ) -> list[EscalationRecord]:
+    async def finish_attempt(self, attempt_id: int, result: AttemptResult, decision: Decision, now: float) -> list[EscalationRecord]:
         """Close the attempt, apply the policy's decision to its warning (and the warnings
-        merged into it), open escalations and queue deliveries, in one transaction.
-        Returns the escalations opened."""
+        merged into it), open escalations and queue their deliveries (and, for a finished
+        warning, its outcome's), in one transaction. Returns the escalations opened. An
+        attempt already closed (recovered meanwhile) keeps its first record: nothing changes."""
 
     @abstractmethod
-    async def finish_without_call(
-        self, warning_id: int, outcome: str, escalate: str, now: float, *, escalation_url: str | None = None,
-        outcome_url: str | None = None,
-    ) -> EscalationRecord:
+    async def finish_without_call(self, warning_id: int, outcome: AttemptOutcome, escalate: str, now: float) -> EscalationRecord:
         """Finish a queued warning that cannot be called (e.g. no script fits) with an escalation."""
 
     @abstractmethod
@@ -139,7 +160,6 @@ class Repository(ABC):
         mode: EscalationMode = EscalationMode.TICKET,
         attempt_id: int | None = None,
         now: float,
-        escalation_url: str | None = None,
     ) -> tuple[EscalationRecord, bool]:
         """Store an escalation (and queue its webhook delivery). One per attempt: a second
         call for the same attempt returns the first. The flag says whether it is new."""
@@ -149,6 +169,18 @@ class Repository(ABC):
 
     @abstractmethod
     async def escalations(self, status: EscalationStatus | None = None, warning_id: int | None = None) -> list[EscalationRecord]: ...
+
+    @abstractmethod
+    async def escalation_queue(
+        self, *, status: EscalationStatus | None = None, reason: str | None = None, since: float | None = None,
+        after: int | None = None, limit: int = 100,
+    ) -> list[QueuedEscalation]:
+        """The officers' queue: escalations with their warning's particulars, oldest first,
+        those with an id above `after` (keyset pagination), at most `limit`."""
+
+    @abstractmethod
+    async def queued_escalation(self, escalation_id: int) -> QueuedEscalation | None:
+        """One escalation as the queue lists it."""
 
     @abstractmethod
     async def claim_escalation(self, escalation_id: int, officer: str, now: float) -> EscalationRecord:
@@ -165,22 +197,44 @@ class Repository(ABC):
     # -- deliveries ------------------------------------------------------------------
 
     @abstractmethod
-    async def due_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]: ...
+    async def due_deliveries(self, now: float, limit: int, *, exclude: Sequence[int] = ()) -> list[DeliveryRecord]:
+        """Pending deliveries due now: escalations first, then outcomes, each oldest first."""
+
+    @abstractmethod
+    async def delivery_prepared(self, delivery_id: int, url: str, payload: str) -> DeliveryRecord:
+        """Fix where a delivery goes and what it sends (before its first try); a delivery
+        prepared already keeps its first URL and body, which are returned."""
 
     @abstractmethod
     async def delivery_done(self, delivery_id: int, now: float) -> None: ...
 
     @abstractmethod
     async def delivery_failed(self, delivery_id: int, error: str, retry_at: float | None, now: float) -> None:
-        """Record a failed try; `retry_at` None gives up."""
+        """Record a failed try; `retry_at` None: not tried again until requeued (`failed`)."""
+
+    @abstractmethod
+    async def delivery_skipped(self, delivery_id: int, reason: str, now: float) -> None:
+        """Nowhere to send it."""
 
     @abstractmethod
     async def get_delivery(self, delivery_id: int) -> DeliveryRecord | None: ...
 
-    # -- audit -----------------------------------------------------------------------
+    @abstractmethod
+    async def deliveries(
+        self, *, status: DeliveryStatus | None = None, kind: DeliveryKind | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        """Newest first."""
 
     @abstractmethod
-    async def audit(self, kind: str, now: float, *, warning_id: int | None = None, detail: dict[str, Any] | None = None) -> None: ...
+    async def requeue_deliveries(self, delivery_ids: Sequence[int] | None, now: float) -> list[int]:
+        """Make failed (or pending) deliveries due now, their tries counted afresh; None: every
+        failed one. Returns the ids requeued."""
+
+    @abstractmethod
+    async def delivery_backlog(self) -> tuple[int, float | None]:
+        """Deliveries not delivered yet (pending or failed), and when the oldest was queued."""
+
+    # -- audit -----------------------------------------------------------------------
 
     @abstractmethod
     async def audit_log(self, warning_id: int) -> list[dict[str, Any]]: ...

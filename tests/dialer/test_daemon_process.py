@@ -3,6 +3,7 @@ kill -9 durability, a dying worker, SIGHUP reload and SIGTERM drain."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,7 +20,9 @@ import httpx
 import pytest
 
 from tests.conftest import DIALOGS, REPO
-from tests.sip.conftest import SCENARIOS, free_udp_port, make_certificate
+from tests.sip.conftest import SCENARIOS, free_udp_port, make_certificate, wait_for_udp_port
+
+pytestmark = pytest.mark.slow  # real processes (see pyproject: markers)
 
 TOKEN = "process-test-token"
 
@@ -120,7 +123,7 @@ def ringing_sipp(tmp_path):
          "-m", "50", "-nostdin", "-mp", str(free_udp_port() & ~1)],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    time.sleep(0.3)
+    wait_for_udp_port(port, process, "SIPp")
     yield port
     process.kill()
     process.wait()
@@ -216,14 +219,14 @@ def test_sigterm_drains_then_stops(tmp_path, ringing_sipp, robots):
     robots.append(robot)
     robot.submit("T1")
     robot.wait_for(lambda: robot.warning("T1")["status"] == "calling", 30, "the call")
-    started = time.monotonic()
     robot.process.send_signal(signal.SIGTERM)
     assert robot.process.wait(60) == 0
-    assert time.monotonic() - started < 20  # the 2 s drain deadline, then the call was hung up
     with sqlite3.connect(tmp_path / "robot.db") as db:
         status = db.execute("SELECT status FROM warnings").fetchone()[0]
         outcome = db.execute("SELECT outcome, state FROM attempts").fetchone()
-    assert status == "queued" and outcome == ("interrupted", "finished")  # back in the queue for the next start
+    # The call rings for 30 s; after the 2 s drain deadline it was hung up (not left to ring out,
+    # which would have ended it as no_answer), and the warning is back in the queue for the next start.
+    assert status == "queued" and outcome == ("interrupted", "finished")
     assert "SIGTERM: draining" in robot.log_text()
 
 
@@ -247,3 +250,77 @@ def test_https_private_files_and_a_sighup_alias_bomb_refused_while_the_api_answe
     assert robot.client.get("/healthz").json()["scripts"][0].startswith("en-US/generic v1-")
     robot.process.send_signal(signal.SIGTERM)
     assert robot.process.wait(60) == 0
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("ROLLBACK")
+"""
+
+
+@pytest.fixture
+def citizens(tmp_path):
+    """Simulated callees by dialled number: ...0001 never answers, ...0002 answers and says nothing."""
+    port = free_udp_port()
+    personas = tmp_path / "personas.json"
+    personas.write_text(json.dumps({"13800130001": {"never_answer": True, "linger_seconds": 120},
+                                    "13800130002": {"answer_after_seconds": 0.3, "steps": [], "linger_seconds": 120}}))
+    process = subprocess.Popen([sys.executable, "-m", "robot.sip.simulated_callee", "--port", str(port), "--personas",
+                                str(personas), "--timeout", "300"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    while line and not line.startswith("{"):
+        line = process.stdout.readline()
+    assert json.loads(line)["event"] == "ready"
+    yield port
+    process.kill()
+    process.wait()
+
+
+def test_a_store_locked_by_another_process_costs_no_call_and_the_pool_always_comes_back(tmp_path, citizens, robots):
+    """Measured before against robot run: with the write lock held for 20 s, storing a result
+    failed, the daemon cut the worker off (its other call ended interrupted) and the result was
+    lost, the attempt in flight until a restart; with 35 s the worker was never restarted."""
+    robot = RobotProcess(tmp_path, citizens, ring_timeout_seconds=6).start()
+    robots.append(robot)
+    robot.submit("K1", "K2")  # 13800130001 (never answers) and 13800130002 (answers, silent)
+    robot.wait_for(lambda: robot.warning("K1")["status"] == robot.warning("K2")["status"] == "calling", 30, "both calls")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path / "robot.db")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        # K1 rings out (no_answer): its result cannot be stored, and is kept; K2's call goes on.
+        robot.wait_for(lambda: robot.health()["results_waiting"] >= 1 and robot.health()["status"] == "store_unavailable", 60,
+                       "K1's result to wait for the store")
+        health = robot.health()
+        [worker] = health["worker_processes"]
+        assert "locked" in health["store"] and (worker["restarts"], worker["ready"], worker["calls"]) == (0, True, 1)
+        assert health["active_calls"] == 1 and health["results_waiting"] == 1
+        refused = robot.client.post("/v1/warnings", json=[{"id": "K3", "phone": "13800130003", "risk": "medium",
+                                                           "received_at": "2026-11-23T09:00:00"}])
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+        # A worker that dies while the store is locked is restarted all the same.
+        os.kill(worker["pid"], signal.SIGKILL)
+        robot.wait_for(lambda: robot.health()["worker_processes"][0]["restarts"] == 1
+                       and robot.health()["worker_processes"][0]["ready"], 120, "the worker to come back")
+        assert robot.health()["status"] == "store_unavailable" and robot.health()["results_waiting"] == 2
+    finally:
+        if holder.stdin is not None:
+            holder.stdin.write("\n")
+            holder.stdin.close()
+        holder.wait(10)
+    robot.wait_for(lambda: robot.health()["status"] == "ok" and robot.health()["results_waiting"] == 0, 60, "the store")
+    first = robot.warning("K1")["attempts"][0]
+    assert (first["outcome"], first["state"]) == ("no_answer", "finished")  # stored late, not lost
+    second = robot.warning("K2")["attempts"][0]
+    assert second["outcome"] == "interrupted"  # the killed worker's call, back in the queue
+    assert robot.client.post("/v1/warnings", json=[{"id": "K3", "phone": "13800130003", "risk": "medium",
+                                                    "received_at": "2026-11-23T09:00:00"}]).status_code == 201
+    log = robot.log_text()
+    assert "the store is unavailable: writing robot.db: database is locked" in log
+    assert "the store is available again" in log

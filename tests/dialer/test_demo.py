@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from robot.dialer.demo import run_demo
+
+pytestmark = pytest.mark.slow  # real processes (see pyproject: markers)
 
 
 async def test_the_demo_reaches_every_expected_outcome():

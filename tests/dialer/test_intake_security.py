@@ -53,8 +53,8 @@ async def test_an_id_that_is_not_letters_digits_and_dot_underscore_colon_dash_is
 async def test_a_safe_id_is_the_header_value_and_the_recording_is_named_by_the_attempt(api):
     assert (await api.post("/v1/warnings", json=GOOD)).status_code == 201
     [job] = await api.h.tick()
-    assert job.headers == {"X-Warning-Id": "GZ-2026:000123.a_b"}
-    assert job.recording_name == f"attempt-{job.attempt_id}"
+    assert job.request.headers == {"X-Warning-Id": "GZ-2026:000123.a_b"}
+    assert job.request.recording_name == f"attempt-{job.attempt_id}"
 
 
 @pytest.mark.parametrize("name", [
@@ -72,7 +72,7 @@ async def test_a_name_that_does_not_look_like_a_name_is_refused(api, name):
 async def test_names_in_any_script_are_accepted_and_spoken(api, name):
     assert (await api.post("/v1/warnings", json=GOOD | {"name": name})).status_code == 201
     [job] = await api.h.tick()
-    assert job.variables == {"name": name}
+    assert job.request.variables == {"name": name}
 
 
 @pytest.mark.parametrize("variable", ["verify_number", "centre_name", "fraud_type_label", "anything"])

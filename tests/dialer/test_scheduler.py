@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from robot.dialer.config import CircuitBreakerConfig
+from robot.dialog.const import EscalationMode, EscalationReason
+from robot.dialog.events import EscalationRequested
 from tests.dialer.conftest import local
 
 MINUTE = 60.0
@@ -23,10 +25,10 @@ async def test_medium_before_low_oldest_first_as_many_as_there_are_free_slots(ha
         {"id": "low-2", "phone": phone(4), "risk": "low", "received_at": "2026-11-23T08:00:00"},
     )
     started = await h.tick()
-    assert [job.warning_id for job in started] == ["med-early", "med-late", "low-1"]
+    assert [job.request.warning_id for job in started] == ["med-early", "med-late", "low-1"]
     assert await h.tick() == []  # no free slot
     await h.end(started[0], "dissuaded")
-    assert [job.warning_id for job in await h.tick()] == ["low-2"]
+    assert [job.request.warning_id for job in await h.tick()] == ["low-2"]
 
 
 async def test_new_calls_are_paced(harness):
@@ -42,18 +44,18 @@ async def test_new_calls_are_paced(harness):
 async def test_low_risk_waits_for_its_calling_window_medium_does_not(harness):
     h = await harness(start=local(22, 30))
     await h.submit({"id": "low", "phone": phone(1), "risk": "low"}, {"id": "medium", "phone": phone(2)})
-    assert [job.warning_id for job in await h.tick()] == ["medium"]
+    assert [job.request.warning_id for job in await h.tick()] == ["medium"]
     low = await h.warning("low")
     assert low["status"] == "queued" and low["next_attempt_at"].startswith("2026-11-24T08:00:00")
     h.clock.advance(local(8, 0, day=24) - h.clock.now())
-    assert [job.warning_id for job in await h.tick()] == ["low"]
+    assert [job.request.warning_id for job in await h.tick()] == ["low"]
 
 
 async def test_warnings_for_one_number_are_merged_and_called_once(harness):
     h = await harness()
     await h.submit({"id": "A", "phone": "13800138000", "risk": "low"}, {"id": "B", "phone": "+86 138-0013-8000"})
     [job] = await h.tick()
-    assert job.warning_id == "A"
+    assert job.request.warning_id == "A"
     b = await h.warning("B")
     assert b["status"] == "merged" and b["merged_into"] == "A"
     assert (await h.warning("A"))["risk"] == "medium"
@@ -156,10 +158,10 @@ async def test_the_script_follows_the_scam_type_with_the_generic_fallback(harnes
         {"id": "english", "phone": phone(3), "extra": {"language": "en-US"}},
         {"id": "korean", "phone": phone(4), "extra": {"language": "ko-KR"}},
     )
-    jobs = {job.warning_id: job for job in await h.tick()}
-    assert jobs["inv"].script["meta"]["id"] == "investment" and jobs["inv"].script["meta"]["language"] == "zh-CN"
-    assert jobs["other"].script["meta"]["id"] == "generic" and jobs["other"].script["meta"]["language"] == "zh-CN"
-    assert jobs["english"].script["meta"]["language"] == "en-US"
+    jobs = {job.request.warning_id: job for job in await h.tick()}
+    assert jobs["inv"].request.script.meta.id == "investment" and jobs["inv"].request.script.meta.language == "zh-CN"
+    assert jobs["other"].request.script.meta.id == "generic" and jobs["other"].request.script.meta.language == "zh-CN"
+    assert jobs["english"].request.script.meta.language == "en-US"
     assert "korean" not in jobs
     korean = await h.warning("korean")
     assert (korean["status"], korean["outcome"], korean["escalation"]["reason"]) == ("done", "no_script", "no_script")
@@ -169,9 +171,9 @@ async def test_the_callee_name_reaches_the_script(harness):
     h = await harness()
     await h.submit({"id": "W", "phone": phone(1), "name": "李华"})
     [job] = await h.tick()
-    assert job.variables == {"name": "李华"}
-    assert job.target == phone(1) and job.headers == {"X-Warning-Id": "W"}
-    assert job.recording_name == f"attempt-{job.attempt_id}"  # never named after the warning's id
+    assert job.request.variables == {"name": "李华"}
+    assert job.request.target == phone(1) and job.request.headers == {"X-Warning-Id": "W"}
+    assert job.request.recording_name == f"attempt-{job.attempt_id}"  # never named after the warning's id
 
 
 async def test_a_dead_worker_puts_its_calls_back_in_the_queue(harness):
@@ -179,7 +181,8 @@ async def test_a_dead_worker_puts_its_calls_back_in_the_queue(harness):
     await h.submit({"id": "W", "phone": phone(1)})
     [job] = await h.tick()
     h.pool.active.clear()
-    await h.daemon.attempts_lost([job.attempt_id], "w1")
+    h.daemon.attempts_lost([job.attempt_id], "w1")
+    await h.stored()
     view = await h.warning("W")
     assert view["status"] == "queued" and view["attempts"][0]["outcome"] == "interrupted" and view["attempts_used"] == 0
     assert len(await h.tick()) == 1
@@ -189,7 +192,9 @@ async def test_an_escalation_heard_during_the_call_is_stored_at_once(harness):
     h = await harness()
     await h.submit({"id": "W", "phone": phone(1)})
     [job] = await h.tick()
-    await h.daemon.attempt_event(job.attempt_id, {"type": "escalation", "reason": "urgent_speech", "phrase": "安全账户", "mode": "live"})
+    h.daemon.attempt_event(job.attempt_id, EscalationRequested(
+        at_seconds=12.0, state="warning", reason=EscalationReason.URGENT_SPEECH, mode=EscalationMode.LIVE, phrase="安全账户"))
+    await h.stored()
     view = await h.warning("W")
     assert view["status"] == "calling" and view["escalation"]["phrase"] == "安全账户" and view["escalation"]["mode"] == "live"
     await h.end(job, "escalated", escalation={"reason": "urgent_speech", "phrase": "安全账户", "mode": "live"})

@@ -8,6 +8,8 @@ import pytest
 
 from robot.dialer.workers import PoolListener, WorkerPool
 
+pytestmark = pytest.mark.slow  # real processes (see pyproject: markers)
+
 
 class Listener(PoolListener):
     async def attempt_event(self, attempt_id, event):  # type: ignore[no-untyped-def]

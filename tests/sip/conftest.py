@@ -31,6 +31,39 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
+def udp_port_bound(port: int) -> bool:
+    """Whether some process has a UDP socket on this local port (read from /proc, so the
+    check never takes the port itself)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(int(line.split()[1].rsplit(":", 1)[1], 16) == port for line in lines):
+            return True
+    return False
+
+
+def wait_for_udp_port(port: int, process: subprocess.Popen[Any], what: str, timeout_seconds: float = 30) -> None:
+    """Until `process` listens on `port`: a peer is ready when its socket is, not after a guess."""
+    deadline = time.monotonic() + timeout_seconds
+    while not udp_port_bound(port):
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode} before listening on port {port}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not listen on UDP port {port} within {timeout_seconds:g} s")
+        time.sleep(0.01)
+
+
+async def until(condition: Any, timeout_seconds: float = 30, what: str = "the condition") -> None:
+    """Wait until `condition()` is true (checked every 10 ms), or fail the test."""
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 class Sipp:
     """One SIPp callee, serving one call on a free loopback port."""
 
@@ -45,7 +78,7 @@ class Sipp:
              "-mp", str(self.media_port), "-m", "1", "-nostdin", "-trace_err", "-trace_msg", *extra],
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        time.sleep(0.3)
+        wait_for_udp_port(self.port, self.process, f"SIPp ({scenario})")
 
     @property
     def uri(self) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from robot.config import SpeechSettings
 from robot.dialog.loader import load_script
 from robot.sip.config import LOOPBACK_DEFAULT, Transport
+from robot.sip.result import CallRequest
 from robot.sip.worker import CallWorker
 from robot.speech.kit import SpeechKit
 
@@ -42,7 +43,7 @@ async def main(port: int, cache: str, models: str, repo: str, callee: str, open_
         print(json.dumps({"event": "ready", **usage()}), flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)
         before = usage()
-        result = await worker.call(callee, script)
+        result = await worker.call(CallRequest(target=callee, script=script))
         print(json.dumps({"event": "called", "outcome": result.outcome, "sip_status": result.sip_status,
                           "before_call": before, **usage()}), flush=True)
     speech.close()

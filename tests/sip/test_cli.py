@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import DIALOGS, REPO
+
+pytestmark = pytest.mark.slow  # real processes (see pyproject: markers)
 
 
 def test_robot_call_command_prints_one_json_line(sipp, tmp_path):

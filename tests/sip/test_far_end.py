@@ -9,9 +9,10 @@ import pytest
 
 from robot.dialog.loader import load_script
 from robot.sip.outcome import CallOutcome
+from robot.sip.result import CallRequest
 from tests.conftest import DIALOGS
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def nothing_arrived(listener: socket.socket) -> bool:
 
 async def test_an_in_dialog_refer_is_declined_and_nothing_is_dialled(worker, sipp, english, third_party):
     peer = sipp("refer_after_answer", None, "-set", "refer_port", str(third_party.getsockname()[1]))
-    result = await worker.call(peer.uri, english)
+    result = await worker.call(CallRequest(target=peer.uri, script=english))
     assert result.answered and result.outcome == "refused"  # the callee hung up after the refusal
     assert result.handoff is None
     assert peer.finish() == 0  # SIPp got its 603 Decline
@@ -49,7 +50,7 @@ async def test_an_in_dialog_refer_is_declined_and_nothing_is_dialled(worker, sip
 
 async def test_a_redirect_ends_the_call_and_is_not_followed(worker, sipp, english, third_party):
     peer = sipp("redirect", None, "-set", "refer_port", str(third_party.getsockname()[1]))
-    result = await worker.call(peer.uri, english)
+    result = await worker.call(CallRequest(target=peer.uri, script=english))
     assert not result.answered and result.call_outcome is CallOutcome.NO_ANSWER  # pjsua ends it as 487
     assert peer.finish() == 0
     assert nothing_arrived(third_party)

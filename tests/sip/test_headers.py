@@ -7,20 +7,23 @@ import pytest
 
 from robot.dialog.loader import load_script
 from robot.sip.config import CallerId, SipConfig
-from robot.sip.endpoint import SipError
+from robot.sip.result import CallRequest
 from tests.conftest import DIALOGS
 
 INJECTED = "W-1\r\nP-Asserted-Identity: <sip:110@evil>"
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_header_value_with_a_line_break_is_never_sent(worker, sipp):
     """A warning id once added `P-Asserted-Identity: <sip:110@evil>` to the INVITE: the caller
     ID the citizen sees. Intake refuses such ids; the SIP layer refuses them again."""
     peer = sipp("busy")
     script = load_script(DIALOGS / "en-US" / "generic.yaml").script
-    with pytest.raises(SipError, match="X-Warning-Id contains a control character"):
-        await worker.call(peer.uri, script, headers={"X-Warning-Id": INJECTED})
+    result = await worker.call(CallRequest(target=peer.uri, script=script, headers={"X-Warning-Id": INJECTED}))
+    # The robot's own fault (not the trunk's): retried a bounded number of times, never counted by the breaker.
+    assert (result.outcome, result.call_outcome, result.answered) == ("robot_error", "robot_error", False)
+    assert "X-Warning-Id contains a control character" in result.error
     peer.process.kill()
     peer.process.wait()
     assert "INVITE" not in peer.messages()  # nothing was sent

@@ -17,13 +17,14 @@ import pytest_asyncio
 from robot.dialog.loader import load_script
 from robot.sip.config import CallerId, load_sip_config
 from robot.sip.outcome import CallOutcome
+from robot.sip.result import CallRequest
 from robot.sip.worker import CallWorker
 from robot.speech.audio import TELEPHONE_RATE, silence, write_ulaw_wav
 from tests.conftest import DIALOGS, REPO
 from tests.sip.conftest import SCENARIOS
 from tests.sip.edge import Edge, SippPeer, eventually, free_port, headers
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 NODE, EDGE, TRUNK_A, TRUNK_B, STRANGER, OFFICERS = (f"127.0.0.{n}" for n in range(1, 7))
 NUMBER = "13800138000"
@@ -123,7 +124,7 @@ async def test_calls_go_to_the_live_trunk_and_the_dead_one_is_probed_until_it_an
     probes = dead.requests("OPTIONS")
     assert len(probes) >= 2 and all(headers(probe, "Via")[0].startswith(f"SIP/2.0/UDP {EDGE}:{edge_port}") for probe in probes)
 
-    result = await node.call(NUMBER, quiet)
+    result = await node.call(CallRequest(target=NUMBER, script=quiet))
 
     assert result.answered and result.sip_status == 200 and result.outcome == "no_input", (result, kamailio.log())
     [invite] = live.requests("INVITE")
@@ -148,7 +149,7 @@ async def test_a_trunk_that_is_down_is_taken_out_by_the_probes(node, edge, peers
     silent = f"sip:{TRUNK_A}:{free_port(TRUNK_A)}"  # nothing listens there
     kamailio = edge([f"{silent} 0 0", f"{busy.uri} 0 0"], PING_INTERVAL_SECONDS=1, NO_REPLY_MILLISECONDS=1000)
     await eventually(lambda: kamailio.dispatcher_states()[silent] == "I", "the silent trunk marked inactive")
-    results = [await node.call(NUMBER, english) for _ in range(2)]  # round robin would give one to each
+    results = [await node.call(CallRequest(target=NUMBER, script=english)) for _ in range(2)]  # round robin would give one to each
     assert [(r.call_outcome, r.sip_status) for r in results] == [(CallOutcome.BUSY, 486)] * 2
     assert len(busy.requests("INVITE")) == 2
     assert "failed a call" not in kamailio.log()  # no call was sent to the silent trunk first
@@ -158,7 +159,7 @@ async def test_a_trunk_failing_a_call_is_marked_inactive_and_the_call_goes_on(no
     failing = peers("trunk_failing_calls", TRUNK_A)  # answers probes, 503 to calls
     busy = peers("trunk_busy", TRUNK_B)
     kamailio = edge([f"{failing.uri} 0 0", f"{busy.uri} 0 0"], PING_INTERVAL_SECONDS=3600)
-    results = [await node.call(NUMBER, english) for _ in range(2)]  # round robin: one of them tries A first
+    results = [await node.call(CallRequest(target=NUMBER, script=english)) for _ in range(2)]  # round robin: one of them tries A first
     assert [(r.call_outcome, r.sip_status) for r in results] == [(CallOutcome.BUSY, 486)] * 2, kamailio.log()
     assert len(failing.requests("INVITE")) == 1 and len(busy.requests("INVITE")) == 2
     assert kamailio.dispatcher_states() == {failing.uri: "I", busy.uri: "A"}
@@ -171,7 +172,7 @@ async def test_each_trunk_is_held_to_its_call_rate(node, edge, peers, english):
     small = peers("trunk_busy", TRUNK_A)
     large = peers("trunk_busy", TRUNK_B)
     kamailio = edge([f"{small.uri} 0 0 rate_calls=1;rate_seconds=3600", f"{large.uri} 0 0 rate_calls=2;rate_seconds=3600"])
-    results = [await node.call(NUMBER, english) for _ in range(4)]
+    results = [await node.call(CallRequest(target=NUMBER, script=english)) for _ in range(4)]
     # Three calls fit (one on A, two on B: a trunk at its rate passes the call to the next); the fourth is refused.
     assert [r.sip_status for r in results] == [486, 486, 486, 503]
     assert results[-1].call_outcome is CallOutcome.FAILED
@@ -187,7 +188,7 @@ async def test_officer_legs_go_to_the_officers_queue_not_the_trunks(node, edge, 
     trunk = peers("trunk_busy", TRUNK_B)
     queue = peers("trunk_busy", OFFICERS)
     edge([f"{trunk.uri} 0 0"], [f"{queue.uri} 0 0 user=8000"])
-    result = await node.call(target.format(edge=f"{EDGE}:{edge_port}"), english, headers=extra)
+    result = await node.call(CallRequest(target=target.format(edge=f"{EDGE}:{edge_port}"), script=english, headers=extra))
     assert (result.call_outcome, result.sip_status) == (CallOutcome.BUSY, 486)
     [invite] = queue.requests("INVITE")
     assert invite.startswith(f"INVITE sip:8000@{OFFICERS}:{queue.port} SIP/2.0")  # the queue's number, from its attributes
@@ -202,10 +203,10 @@ async def test_a_live_hand_off_reaches_the_officers_queue_through_kamailio(node,
     callee = peers("trunk_answers", TRUNK_B, utterance=tmp_path / "urgent.wav")
     officer = peers("officer_hangs_up", OFFICERS)
     edge([f"{callee.uri} 0 0"], [f"{officer.uri} 0 0"])
-    result = await node.call(NUMBER, english, headers={"X-Warning-Id": "W-2026-0042"},
-                             variables={"fraud_type_label": "an investment scam"})
-    assert result.outcome == "escalated" and result.escalation["mode"] == "live", (result.handoff, result.transcript)
-    assert result.handoff["answered"] and result.handoff["bridged_seconds"] > 0  # the officer hung up, through Kamailio
+    result = await node.call(CallRequest(target=NUMBER, script=english, headers={"X-Warning-Id": "W-2026-0042"},
+                                         variables={"fraud_type_label": "an investment scam"}))
+    assert result.outcome == "escalated" and result.escalation.mode == "live", (result.handoff, result.transcript)
+    assert result.handoff.answered and result.handoff.bridged_seconds > 0  # the officer hung up, through Kamailio
     [invite] = officer.requests("INVITE")
     assert "X-Robot-Handoff: live" in invite and "X-Warning-Id: W-2026-0042" in invite
     through_edge(invite, edge_port)

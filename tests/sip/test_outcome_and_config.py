@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from robot.dialog.loader import ScriptError
-from robot.sip.call import mask_phone
-from robot.sip.config import LOOPBACK_DEFAULT, Secret, load_sip_config
+from robot.masking import mask_phone
+from robot.sip.config import LOOPBACK_DEFAULT, Registration, Secret, load_sip_config
 from robot.sip.outcome import AnnouncementSpotter, CallOutcome, outcome_for_status
 from tests.conftest import REPO
 
@@ -23,7 +23,6 @@ from tests.conftest import REPO
 )
 def test_status_codes(status, outcome):
     assert outcome_for_status(status) is outcome
-    assert outcome.retryable_fault == (outcome is CallOutcome.FAILED)
 
 
 def test_announcement_spotter_tables():
@@ -59,14 +58,23 @@ def test_config_errors_name_line_and_key(tmp_path):
 
 def test_password_comes_from_environment_or_file(tmp_path, monkeypatch):
     monkeypatch.setenv("ROBOT_TEST_SIP_PASSWORD", "s3cret")
-    assert Secret(env="ROBOT_TEST_SIP_PASSWORD").read() == "s3cret"
+    from_env = Secret(env="ROBOT_TEST_SIP_PASSWORD")
+    assert from_env.read() == "s3cret"
     (tmp_path / "pw").write_text("filepw\n")
-    assert Secret(file=tmp_path / "pw").read() == "filepw"
+    from_file = Secret(file=tmp_path / "pw")
+    assert from_file.read() == "filepw"
     with pytest.raises(ValueError, match="ROBOT_MISSING_PW"):
         Secret(env="ROBOT_MISSING_PW").read()
-    assert "s3cret" not in repr(Secret(env="ROBOT_TEST_SIP_PASSWORD"))
+    # Once read, the value is still nowhere in what may be logged or dumped: a config (and its
+    # secrets) in a log line or an error shows where the secret comes from, never the secret.
+    registration = Registration(registrar="sip:pbx.example.cn", username="robot01", password=from_env)
+    config = LOOPBACK_DEFAULT.model_copy(update={"registration": registration})
+    for shown in (repr(from_env), str(from_file), repr(config), config.model_dump_json(), str(registration.model_dump())):
+        assert "s3cret" not in shown and "filepw" not in shown
+    assert "ROBOT_TEST_SIP_PASSWORD" in repr(config)  # where it comes from is shown
 
 
 def test_logs_show_at_most_four_digits():
-    assert mask_phone("13800138000") == "*******8000"
-    assert mask_phone("+86 138-0013-8000") == "*********8000"
+    assert mask_phone("13800138000") == "***8000"
+    assert mask_phone("+86 138-0013-8000") == "***8000"
+    assert mask_phone("sip:13800138000@10.0.0.5:5060") == "***8000"  # the user part, not the trunk's address

@@ -98,6 +98,7 @@ def test_explicit_peers_replace_the_derived_ones_and_bind_address_is_required(tm
         load_sip_config(path)
 
 
+@pytest.mark.slow
 def test_the_worker_survives_an_invite_flood_from_an_address_that_is_not_the_trunk(sipp, tmp_path, speech_kit):
     """200 INVITE/s from 127.0.0.2 (the trunk is 127.0.0.1): before the filter, 100/s for 3 s
     exhausted pjlib's ioqueue and aborted the worker. The 30 s run is in bench/security.py."""

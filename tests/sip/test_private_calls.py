@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from robot.dialog.loader import load_script
+from robot.sip.result import CallRequest
 from robot.sip.worker import CallWorker
 from robot.speech.audio import TELEPHONE_RATE, silence, write_ulaw_wav
+from tests.conftest import DIALOGS
 from tests.sip.conftest import loopback_config
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 GREETING_SCRIPT = """\
 meta: {id: greet, version: 1, language: en-US, voice: en_US-joe-medium, fraud_types: [generic]}
@@ -33,7 +35,7 @@ async def test_a_call_leaves_a_private_recording_and_no_personal_prompt(sipp, sp
     peer = sipp("answer_then_speak", tmp_path / "quiet.wav")
     recordings = tmp_path / "var" / "recordings"
     async with CallWorker(loopback_config(recordings_dir=recordings), speech_kit) as worker:
-        result = await worker.call(peer.uri, script, variables={"name": "Li Hua"}, recording_name="attempt-7")
+        result = await worker.call(CallRequest(target=peer.uri, script=script, variables={"name": "Li Hua"}, recording_name="attempt-7"))
     assert result.answered and result.transcript[0]["text"] == "Hello Li Hua, this is the anti-fraud centre."
     assert result.recording == str(recordings / "attempt-7.wav")
     assert (recordings / "attempt-7.wav").stat().st_mode & 0o777 == 0o600
@@ -45,7 +47,8 @@ async def test_a_call_leaves_a_private_recording_and_no_personal_prompt(sipp, sp
 
 @pytest.mark.parametrize("name", ["../../escaped/pwn", "/tmp/pwn", "W-1\r\nX: y", "."])
 async def test_a_recording_name_is_never_a_path(speech_kit, tmp_path, name):
+    script = load_script(DIALOGS / "en-US" / "generic.yaml").script
     async with CallWorker(loopback_config(recordings_dir=tmp_path / "recordings"), speech_kit) as worker:
         with pytest.raises(ValueError, match="recording name"):
-            await worker.call("sip:x@127.0.0.1:9", None, recording_name=name)  # type: ignore[arg-type]
+            await worker.call(CallRequest(target="sip:x@127.0.0.1:9", script=script, recording_name=name))
     assert not (tmp_path / "escaped").exists() and list((tmp_path / "recordings").glob("*")) == []

@@ -12,12 +12,13 @@ import pytest
 import pytest_asyncio
 
 from robot.dialog.loader import load_script
+from robot.sip.result import CallRequest
 from robot.speech.audio import TELEPHONE_RATE, read_wav, resample, write_wav
 from robot.speech.prompts import script_sentences
 from tests.conftest import DIALOGS
 from tests.sip.conftest import SimulatedCallee
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 PIPER = "joe"
 
@@ -51,7 +52,7 @@ def say(speech_kit, directory: Path, name: str, text: str, voice: str = PIPER) -
 async def call(worker, english, persona, workdir: Path):
     callee = await SimulatedCallee.start(persona, workdir / "callee")
     try:
-        result = await worker.call(callee.uri, english)
+        result = await worker.call(CallRequest(target=callee.uri, script=english))
         events = await callee.finish()
     finally:
         await callee.kill()
@@ -106,7 +107,7 @@ async def test_urgency_said_over_the_greeting_escalates(worker, speech_kit, engl
     ]}
     result, _events = await call(worker, english, persona, tmp_path)
     assert result.escalation is not None, result.transcript
-    assert result.escalation["reason"] == "urgent_speech"
+    assert result.escalation.reason == "urgent_speech"
     assert result.path == ["greet"]
 
 
@@ -142,4 +143,4 @@ async def test_urgency_said_just_before_hanging_up_escalates(worker, speech_kit,
     ]}
     result, _events = await call(worker, english, persona, tmp_path)
     assert result.escalation is not None, result.transcript
-    assert result.escalation["reason"] == "urgent_speech" and result.escalation["mode"] == "ticket"
+    assert result.escalation.reason == "urgent_speech" and result.escalation.mode == "ticket"

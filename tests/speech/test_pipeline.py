@@ -50,10 +50,14 @@ async def test_urgent_phrase_interrupts_the_robot_before_the_utterance_ends(engl
     spotted = listener.first("urgent_spotted")
     assert spotted is not None and "keep it" in spotted.text  # the partial may not have "secret" yet: heard by sound
     assert spotted.at_seconds < end  # from a partial, before the callee even stopped talking
-    assert interrupts and interrupts[0][1] in ("barge_in", "urgent")
+    # Two words that are no backchannel ("they told") stopped the robot first; the urgent
+    # phrase came after, while the callee still spoke, and ended the dialog then.
+    speech_started = listener.first("speech_started").at_seconds
+    assert [reason for _at, reason in interrupts] == ["barge_in"]
+    assert speech_started < interrupts[0][0] < spotted.at_seconds
     assert engine.outcome is Outcome.ESCALATED
     assert engine.escalation.reason is EscalationReason.URGENT_SPEECH
-    assert listener.first("utterance_ended") is None or listener.first("utterance_ended").at_seconds > spotted.at_seconds
+    assert listener.first("utterance_ended") is None  # acted on before the utterance ended
 
 
 async def test_barge_in_and_a_normal_turn_with_a_scripted_recogniser(english, phone_audio):
@@ -107,8 +111,22 @@ async def test_partials_are_checked_only_while_the_callee_speaks(english):
     _engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
     await play(listener, silence(3.0, TELEPHONE_RATE))
     assert stream.fed == 0  # no recogniser work on silence
-    settings = ListenerSettings()
-    assert settings.pre_roll_seconds > 0
+
+
+async def test_the_recogniser_hears_the_pre_roll_before_speech_was_detected(english, phone_audio):
+    """The first syllable starts before the VAD is sure it is speech: the 0.3 s before that
+    go to the recogniser too."""
+    stream = ScriptedStream({}, final="yes")
+    _engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    listener.prompt_finished()
+    audio, start, _end = phone_audio("Yes.", before_seconds=1.0, after_seconds=0.0)
+    frames_before = round(ListenerSettings().pre_roll_seconds / 0.02)
+    fed_at_start = []
+    for frame in frames(audio, TELEPHONE_RATE):
+        await listener.feed(frame)
+        if listener.first("speech_started") is not None and not fed_at_start:
+            fed_at_start.append(stream.fed + len(listener._unfed))
+    assert fed_at_start == [frames_before + 1]  # the pre-roll, and the frame that started speech
 
 
 async def test_a_negated_urgent_partial_does_not_interrupt(english, phone_audio):
@@ -213,7 +231,7 @@ async def test_an_urgent_partial_is_acted_on_before_the_final_decode_finishes(en
     # The escalation and the interrupt happened while the stream's final decode is still blocked.
     assert engine.escalation is not None and engine.escalation.reason is EscalationReason.URGENT_SPEECH
     assert not stream.returned
-    assert [reason for _at, reason in interrupts][:1] in (["barge_in"], ["urgent"])
+    assert [reason for _at, reason in interrupts] == ["urgent"]  # 0.3 s into the speech: before any barge-in
     assert await asyncio.to_thread(stream.started.wait, 10) and not stream.release.is_set()
     stream.release.set()
     await listener.settle()

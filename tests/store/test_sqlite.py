@@ -58,7 +58,7 @@ async def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path):
     await upgraded.open()
     try:
         assert await upgraded.schema_version() == len(MIGRATIONS) + 1
-        rows = await upgraded._all("SELECT external_id, district FROM warnings")
+        rows = await upgraded.database.read_all("SELECT external_id, district FROM warnings")
         assert [tuple(r) for r in rows] == [("W-1", "")]
     finally:
         await upgraded.close()
@@ -80,13 +80,14 @@ async def test_intake_is_idempotent_and_merges_numbers(store):
 
 
 async def test_high_risk_becomes_an_escalation_not_a_call(store):
-    accepted = await store.accept_warning(warning("W-9", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk",
-                                          escalation_url="http://127.0.0.1:1/hook")
+    accepted = await store.accept_warning(warning("W-9", risk=RiskLevel.HIGH), NOW, escalate="high_risk")
     assert accepted.warning.status is WarningStatus.DONE and accepted.warning.outcome == "escalated"
     [escalation] = await store.escalations(EscalationStatus.OPEN)
     assert (escalation.reason, escalation.warning_id, escalation.mode) == ("high_risk", accepted.warning.id, EscalationMode.TICKET)
-    [delivery] = await store.due_deliveries(NOW, 10)
-    assert delivery.kind == "escalation" and '"high_risk"' in delivery.payload
+    # Its escalation goes to the officers' queue, and (it is finished) its outcome is delivered too:
+    # high-risk warnings used to reach a final state with no outcome delivery at all.
+    deliveries = await store.due_deliveries(NOW, 10)
+    assert [(d.kind, d.subject_id) for d in deliveries] == [("escalation", escalation.id), ("outcome", accepted.warning.id)]
     assert await store.due_warnings(NOW + 10, [RiskLevel.MEDIUM, RiskLevel.LOW], 10) == []
 
 
@@ -123,7 +124,6 @@ async def test_finishing_an_attempt_applies_the_decision_atomically(store):
     busy = AttemptResult(sip_status=486, call_outcome="busy", outcome="busy")
     opened = await store.finish_attempt(
         attempt.id, busy, Decision(finished=False, next_attempt_at=NOW + 120, escalate="unanswered_busy"), NOW + 5,
-        escalation_url="http://127.0.0.1:1/esc",
     )
     assert [e.reason for e in opened] == ["unanswered_busy"]
     after = await store.get_warning(a.id)
@@ -134,8 +134,7 @@ async def test_finishing_an_attempt_applies_the_decision_atomically(store):
                              transcript=[{"speaker": "callee", "text": "我已经转账了", "at_seconds": 4.2}],
                              escalation={"reason": "urgent_speech", "phrase": "我已经转账了", "mode": "live"},
                              recording="/var/lib/robot/recordings/W-1-2.wav")
-    await store.finish_attempt(attempt2.id, answered, Decision(finished=True, outcome="escalated"), NOW + 170,
-                               escalation_url="http://127.0.0.1:1/esc", outcome_url="http://127.0.0.1:1/global")
+    await store.finish_attempt(attempt2.id, answered, Decision(finished=True, outcome="escalated"), NOW + 170)
     done = await store.get_warning(a.id)
     assert (done.status, done.outcome, done.attempts) == (WarningStatus.DONE, "escalated", 2)
     assert (await store.get_warning(merged.id)).status is WarningStatus.DONE  # the merged warning is finished with it
@@ -145,8 +144,11 @@ async def test_finishing_an_attempt_applies_the_decision_atomically(store):
     assert [(e.reason, e.phrase, e.mode.value) for e in escalations] == [
         ("unanswered_busy", "", "ticket"), ("urgent_speech", "我已经转账了", "live")]
     deliveries = await store.due_deliveries(NOW + 200, 10)
-    outcome_urls = sorted(d.url for d in deliveries if d.kind == "outcome")
-    assert outcome_urls == ["http://127.0.0.1:1/cb", "http://127.0.0.1:1/global"]  # own callback, else the global hook
+    # Escalations first; an outcome for the warning and for the one merged into it. Where each
+    # goes is the deliverer's business (the store knows no URLs).
+    assert [(d.kind, d.subject_id, d.url) for d in deliveries] == [
+        ("escalation", escalations[0].id, None), ("escalation", escalations[1].id, None),
+        ("outcome", a.id, None), ("outcome", merged.id, None)]
     # A late duplicate result changes nothing.
     assert await store.finish_attempt(attempt2.id, busy, Decision(finished=False), NOW + 300) == []
     assert (await store.get_warning(a.id)).outcome == "escalated"
@@ -184,7 +186,7 @@ async def test_recovery_requeues_what_was_in_flight(store):
 
 
 async def test_officers_claim_and_resolve(store):
-    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk")).warning
+    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate="high_risk")).warning
     [escalation] = await store.escalations(warning_id=a.id)
     claimed = await store.claim_escalation(escalation.id, "officer.li", NOW + 60)
     assert (claimed.status, claimed.claimed_by) == (EscalationStatus.CLAIMED, "officer.li")
@@ -200,16 +202,25 @@ async def test_officers_claim_and_resolve(store):
     assert await store.escalations(EscalationStatus.OPEN) == []
 
 
-async def test_deliveries_record_failures_and_give_up(store):
-    await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk", escalation_url="http://x/y")
-    [delivery] = await store.due_deliveries(NOW, 10)
-    await store.delivery_failed(delivery.id, "HTTP 500", NOW + 5, NOW)
-    assert await store.due_deliveries(NOW + 1, 10) == []
+async def test_deliveries_record_failures_and_a_failed_one_waits_to_be_requeued(store):
+    await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate="high_risk")
+    escalation, outcome = await store.due_deliveries(NOW, 10)  # high risk is finished at once: its outcome too
+    assert (escalation.kind, outcome.kind) == ("escalation", "outcome")
+    prepared = await store.delivery_prepared(escalation.id, "http://x/y", '{"a": 1}')
+    assert (prepared.url, prepared.payload) == ("http://x/y", '{"a": 1}')
+    again = await store.delivery_prepared(escalation.id, "http://elsewhere/", '{"b": 2}')
+    assert (again.url, again.payload) == ("http://x/y", '{"a": 1}')  # fixed at the first try: retries send the same
+    await store.delivery_failed(escalation.id, "HTTP 500", NOW + 5, NOW)
+    assert [d.id for d in await store.due_deliveries(NOW + 1, 10)] == [outcome.id]
     retried = (await store.due_deliveries(NOW + 5, 10))[0]
-    assert (retried.tries, retried.last_error) == (1, "HTTP 500")
-    await store.delivery_failed(delivery.id, "HTTP 500", None, NOW + 6)
-    gone = await store.get_delivery(delivery.id)
-    assert (gone.status, gone.tries) == ("failed", 2)
+    assert (retried.id, retried.tries, retried.last_error) == (escalation.id, 1, "HTTP 500")
+    await store.delivery_failed(escalation.id, "host not allowed", None, NOW + 6)
+    held = await store.get_delivery(escalation.id)
+    assert (held.status, held.tries) == ("failed", 2)
+    assert await store.delivery_backlog() == (2, NOW)
+    assert await store.requeue_deliveries(None, NOW + 100) == [escalation.id]
+    requeued = await store.get_delivery(escalation.id)
+    assert (requeued.status, requeued.tries, requeued.next_try_at) == ("pending", 0, NOW + 100)
 
 
 async def test_concurrent_writers_on_one_connection_take_turns(store):
@@ -252,7 +263,7 @@ async def test_a_database_left_world_readable_by_an_older_release_is_tightened(t
 async def test_a_resolved_escalation_is_final_and_notes_are_only_ever_appended(store):
     """Claiming a resolved escalation once reopened it, and a second resolve overwrote the notes
     ("victim already transferred 50,000 CNY" became "nothing to do") with no copy kept."""
-    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk")).warning
+    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate="high_risk")).warning
     [escalation] = await store.escalations(warning_id=a.id)
     await store.claim_escalation(escalation.id, "officer.li", NOW + 60)
     await store.add_escalation_note(escalation.id, "officer.li", "Called back: no answer.", NOW + 120)
@@ -275,7 +286,7 @@ async def test_a_resolved_escalation_is_final_and_notes_are_only_ever_appended(s
 
 
 async def test_the_database_itself_keeps_resolved_escalations_notes_and_the_audit_unchanged(store, tmp_path):
-    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate_reason="high_risk")).warning
+    a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate="high_risk")).warning
     [escalation] = await store.escalations(warning_id=a.id)
     await store.resolve_escalation(escalation.id, "officer.li", "Visited.", NOW + 60)
     with sqlite3.connect(tmp_path / "robot.db") as db:
