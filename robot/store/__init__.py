@@ -1,4 +1,5 @@
-"""Storage behind a repository interface; SQLite (aiosqlite) is the embedded default."""
+"""Storage behind a repository interface; SQLite (aiosqlite) is the embedded default,
+PostgreSQL (psycopg 3) the store several dialer nodes share."""
 
 from .records import (
     Accepted,
@@ -14,11 +15,12 @@ from .records import (
     WarningRecord,
     WarningStatus,
 )
+from .postgres import PostgresRepository
 from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavailable
 from .sqlite import SqliteRepository
 
 __all__ = [
     "Accepted", "AttemptRecord", "AttemptResult", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
-    "EscalationStatus", "Intake", "NewWarning", "NotFound", "QueuedEscalation", "Repository", "SqliteRepository",
+    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
     "StoreError", "StoreUnavailable", "WarningRecord", "WarningStatus",
 ]
