@@ -1,6 +1,7 @@
 """Storage behind a repository interface; SQLite (aiosqlite) is the embedded default,
 PostgreSQL (psycopg 3) the store several dialer nodes share."""
 
+from .postgres import PostgresRepository
 from .records import (
     Accepted,
     AttemptRecord,
@@ -15,7 +16,6 @@ from .records import (
     WarningRecord,
     WarningStatus,
 )
-from .postgres import PostgresRepository
 from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavailable
 from .sqlite import SqliteRepository
 

@@ -12,7 +12,14 @@ import psycopg
 import pytest
 
 from robot.dialog.const import RiskLevel
-from robot.store import AttemptResult, Decision, PostgresRepository, StoreError, StoreUnavailable, WarningStatus
+from robot.store import (
+    AttemptResult,
+    Decision,
+    PostgresRepository,
+    StoreError,
+    StoreUnavailable,
+    WarningStatus,
+)
 from robot.store.migrations import MIGRATIONS
 from tests.store.test_sqlite import NOW, claim, warning
 
