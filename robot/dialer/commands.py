@@ -19,6 +19,7 @@ from ..store.repository import StoreError
 from .api import create_app
 from .config import DialerConfig, load_dialer_config
 from .daemon import Daemon
+from .db import add_db_parser
 from .deliveries import add_deliveries_parser
 from .intake import intake_for, read_rows, validate_warning
 from .scripts import ScriptLibrary
@@ -40,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     importer.set_defaults(handler=_import)
 
     add_deliveries_parser(subparsers, _load)
+    add_db_parser(subparsers, _load)
 
     demo = subparsers.add_parser("demo", help="the daemon against simulated citizens on loopback, end to end")
     demo.add_argument("--keep", action="store_true", help="keep the temporary directory (database, recordings, logs)")
