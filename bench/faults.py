@@ -133,6 +133,14 @@ class Node:
         self.api.close()
 
 
+def keep_log(node: Node, scenario: str) -> None:
+    """The daemon's log of a scenario, kept beside the results (bench/results/faults-SCENARIO.log)."""
+    out = REPO / "bench" / "results" / f"faults-{scenario}.log"
+    out.parent.mkdir(exist_ok=True)
+    with contextlib.suppress(OSError):
+        shutil.copy(node.log, out)
+
+
 def warning(n: int, warning_id: str) -> dict[str, Any]:
     return {"id": warning_id, "phone": f"1380013{n:04d}", "risk": "medium", "received_at": "2026-11-23T09:00:00"}
 
@@ -148,10 +156,12 @@ def healthz_times(node: Node, seconds: float) -> list[float]:
 
 
 def outcome_of(node: Node) -> dict[str, Any]:
+    """Once both calls have ended (K2's silent callee ends in no_input) and every result is stored."""
+    ended_after = node.wait(lambda: (h := node.health())["active_calls"] == 0 and h["results_waiting"] == 0, 180, "the calls to end")
     health = node.health()
     [worker] = health["worker_processes"]
     attempts = {wid: [(a["outcome"], a["state"]) for a in node.warning(wid)["attempts"]] for wid in ("K1", "K2")}
-    return {"worker_restarts": worker["restarts"], "attempts": attempts,
+    return {"calls_ended_after_seconds": round(ended_after, 1), "worker_restarts": worker["restarts"], "attempts": attempts,
             "attempts_in_flight_left": sum(state == "in_flight" for runs in attempts.values() for _o, state in runs)}
 
 
@@ -171,6 +181,10 @@ def lock_scenario(seconds: float) -> dict[str, Any]:
         during = {"result_arrived_after_seconds": round(result_arrived, 2), "intake_status": status,
                   "intake_seconds": post_seconds, "retry_after": retry_after, "healthz_status": health["status"],
                   "active_calls": health["active_calls"], "results_waiting": health["results_waiting"]}
+        node.wait(lambda: node.health()["status"] == "store_unavailable", 30, "/healthz to say the store is unavailable")
+        during["store_unavailable_after_seconds"] = round(time.monotonic() - locked_at, 2)
+        later = [node.post([warning(5 + n, f"K{5 + n}")]) for n in range(3)]
+        during["intake_later"] = [{"status": s, "seconds": secs, "retry_after": ra} for s, secs, ra in later]
         remaining = seconds - (time.monotonic() - locked_at)
         slowest = healthz_times(node, max(0.0, remaining - 0.5))
         during["healthz_slowest_ms"] = round(max(slowest) * 1000, 1) if slowest else None
@@ -186,6 +200,7 @@ def lock_scenario(seconds: float) -> dict[str, Any]:
                 **outcome_of(node)}
     finally:
         node.stop()
+        keep_log(node, f"lock-{seconds:g}s")
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -217,15 +232,20 @@ def full_disk_scenario(size_mb: int) -> dict[str, Any]:
                   "results_waiting": health["results_waiting"], "active_calls": health["active_calls"],
                   "wal_bytes_before_failure": wal_before, "wal_bytes_after_failure": wal.stat().st_size}
         filler.unlink()
-        freed = time.monotonic()
         stored_after = node.wait(lambda: node.health()["results_waiting"] == 0 and node.health()["status"] == "ok", 120, "the store")
-        after = {"stored_after_space_returned_seconds": round(stored_after, 2), "batch_status_again": node.post(batch)[0],
-                 "wal_bytes_after_recovery": wal.stat().st_size, "freed_at": round(freed, 1)}
-        return {"tmpfs_mb": size_mb, "during": during, "after": after, **outcome_of(node)}
+        after: dict[str, Any] = {"stored_after_space_returned_seconds": round(stored_after, 2),
+                                 "wal_bytes_after_recovery": wal.stat().st_size}
+        outcome = outcome_of(node)  # before the batch is posted again (its 200 warnings would be called)
+        after["batch_status_again"] = node.post(batch)[0]
+        return {"tmpfs_mb": size_mb, "during": during, "after": after, **outcome}
     finally:
         if node is not None:
             node.stop()
-        subprocess.run(["umount", str(disk)], check=False)
+            keep_log(node, "full-disk")
+        for _ in range(50):  # the daemon's worker may take a moment to exit and close its files
+            if subprocess.run(["umount", str(disk)], check=False, stderr=subprocess.DEVNULL).returncode == 0:
+                break
+            time.sleep(0.2)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
