@@ -415,7 +415,7 @@ class Daemon(PoolListener):
         if self._heartbeat_at is None or now - self._heartbeat_at >= HEARTBEAT_SECONDS:
             await self.repository.heartbeat(self.config.node_id, self.api_url, now)
             self._heartbeat_at = now
-            self.nodes_alive = await self.repository.nodes_alive(since=now - 3 * HEARTBEAT_SECONDS)
+        self.nodes_alive = await self.repository.nodes_alive(since=now - 3 * HEARTBEAT_SECONDS)
         backlog, oldest = self.delivery_backlog
         metrics.delivery_backlog.set(backlog)
         metrics.delivery_oldest_seconds.set(max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0)
