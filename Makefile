@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/calls.py --engine vosk-ko --calls 1,4,16,32,48 --urgent 8
 	$(BIN)/python bench/security.py
 	$(BIN)/python bench/understanding/run.py
+	$(BIN)/python bench/machine.py
 	$(BIN)/python bench/report.py
 
 # The main job on embedded defaults: the daemon, a call worker and simulated citizens on loopback.

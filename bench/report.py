@@ -7,6 +7,8 @@ import os
 import platform
 from pathlib import Path
 
+from machine_report import machine_rows, machine_section
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
@@ -45,6 +47,7 @@ def main() -> None:
              f"Machine: {machine()}.", ""]
     lines += summary()
     lines += understanding_section(load("understanding"))
+    lines += machine_section(load("machine"))
     for engine in ("pocketsphinx", "vosk-ko"):
         lines += calls_section(load(f"calls-{engine}"), engine)
     _rest(lines)
@@ -113,6 +116,7 @@ def summary() -> list[str]:
         rows.append(f"| dial rate (pacing {dialer['pacing_calls_per_second']:g}/s) | {rate}/s | >= 20/s | {_met(rate >= 20)} |")
     rows += security_rows(load("security"))
     rows += understanding_rows(load("understanding"))
+    rows += machine_rows(load("machine"))
     if not rows:
         return []
     return ["## Summary: the targets", "", "Computed by `bench/report.py` from the runs below (capacity: the largest load "

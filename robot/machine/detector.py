@@ -53,9 +53,9 @@ class MachineSettings(BaseModel):
     after_greeting_silence_seconds: float = 0.8
     total_analysis_seconds: float = 5.0
     machine_talk_seconds: float = 4.0
-    """Talk this long without a pause for the caller is a machine. A person's longest pick-up
-    line ("Hi, this is Mary speaking, who's calling please?") took espeak-ng 3.6 s in the
-    benchmark, so 3.5 s called a person a machine; voicemail greetings run 4 to 10 s."""
+    """Talk this long without a pause for the caller, and without a person's pick-up words
+    (Catalogue.person), is a machine: voicemail greetings run 4 to 10 s. Chosen on the
+    benchmark's development openings (bench/machine.py --dev-only --talk-seconds)."""
     min_word_seconds: float = 0.1
     max_words: int = 3
     beep: BeepSettings = Field(default_factory=BeepSettings)
@@ -79,6 +79,9 @@ class LanguageFile(BaseModel):
 
     message: str = Field(min_length=1, max_length=200)
     words: dict[Kind, list[str]] = {}
+    person: list[str] = []
+    """What people say picking up (喂, 哪位, who's calling): talk with these and no machine
+    words is not called a machine for its length alone."""
 
 
 @cache
@@ -95,21 +98,38 @@ def default_message(language: Language) -> str:
     return found.message if found else ""
 
 
+def _plain(text: str, language: Language) -> str:
+    """Text for a plain substring test: lower case, no punctuation; Chinese without spaces
+    (the recogniser spaces its characters), other languages as words between spaces. The
+    dialog matcher is not used for people's words: it drops 喂 and 嗯 as fillers."""
+    words = "".join(ch if ch.isalnum() or ch == "'" else " " for ch in text.lower()).split()
+    if language is Language.ZH_CN:
+        return "".join(words)
+    return " " + " ".join(words) + " "
+
+
 class Catalogue:
     """The words machines say in one language, by kind."""
 
     def __init__(self, language: Language) -> None:
+        self.language = language
         found = language_file(language)
         words = found.words if found else {}
         intents = {kind.value: Intent(phrases=phrases, negatable=False) for kind, phrases in words.items() if phrases}
         self._matcher = IntentMatcher(intents, language) if intents else None
         self._order = list(intents)
+        self._person = [_plain(phrase, language) for phrase in (found.person if found else [])]
 
     def kind(self, text: str) -> tuple[Kind, str] | None:
         if self._matcher is None or not text.strip():
             return None
         match = self._matcher.match_text(text, self._order)
         return (Kind(match.intent), match.phrase) if match else None
+
+    def person(self, text: str) -> str | None:
+        """The person's pick-up words in `text`, if any (machine words are looked for first)."""
+        plain = _plain(text, self.language)
+        return next((phrase.strip() for phrase in self._person if phrase.strip() and phrase in plain), None)
 
 
 class MachineDetector:
@@ -194,6 +214,8 @@ class MachineDetector:
     def _long_talk(self) -> Decision | None:
         assert self._speech_started is not None
         talked = self.seconds - self._speech_started
+        if self.catalogue.person(self._stretch_text) is not None:
+            return None  # "喂，我是老王，你哪里啊…": a person who talks long, until a machine word says otherwise
         if self.decision.verdict is Verdict.UNDECIDED and talked >= self.settings.machine_talk_seconds - 1e-6:
             return self._decide(Decision(Verdict.MACHINE, Kind.VOICEMAIL,
                                          f"talked {talked:g} s without a pause for the caller", self._heard, self.seconds))
@@ -217,6 +239,10 @@ class MachineDetector:
             return None
         if short:
             return self._decide(Decision(Verdict.HUMAN, None, f"a short greeting ({talked:.1f} s), then a pause",
+                                         text, self.seconds))
+        said = self.catalogue.person(text)
+        if said is not None:
+            return self._decide(Decision(Verdict.HUMAN, None, f"a person's words ({said!r}) and a pause for the caller",
                                          text, self.seconds))
         return None
 

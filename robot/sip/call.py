@@ -46,6 +46,8 @@ from .speaker import Speaker
 
 _LOGGER = logging.getLogger(__name__)
 FRAME_SECONDS = 0.02
+DRAIN_SECONDS = 3.0
+"""After a hang-up: how long the frames received before it may take to be heard."""
 LATE_BACKLOG_FRAMES = 5
 """A received frame still waiting after 100 ms counts as processed late."""
 MAX_RECOGNIZER_RESTARTS = 3
@@ -177,9 +179,11 @@ class CallSession(LegEvents):
     def _dialog_event(self, event: DialogEvent) -> None:
         self.listener.dialog_event(event)
         if isinstance(event, Say):
-            self._mark("say", event.text)
-            self.speaker.say(event.text)
-        elif isinstance(event, EscalationRequested) and event.mode is EscalationMode.LIVE and self._ringing is None:
+            if not self._ended.is_set():  # nobody is left to hear it
+                self._mark("say", event.text)
+                self.speaker.say(event.text)
+        elif (isinstance(event, EscalationRequested) and event.mode is EscalationMode.LIVE and self._ringing is None
+              and not self._ended.is_set()):  # nobody is left to bridge
             self._ringing = self.parts.spawn("hand-off", self.handoff.ring())  # the officer's phone rings during the hold prompt
         elif isinstance(event, Finished):
             self._dialog_finished.set()
@@ -292,15 +296,22 @@ class CallSession(LegEvents):
         await self.announcements.listen(self._ended.is_set, hello_seconds=self.config.hello_listen_seconds)
         if self.announcements.found is not None or self._ended.is_set():
             return
-        self.parts.spawn("frame pump", self._pump_frames())
+        pump = self.parts.spawn("frame pump", self._pump_frames())
         try:
             await self.engine.start()
             await _first_of(self._dialog_finished, self._ended, self._aborted, timeout_seconds=self.config.max_call_seconds)
             if self._aborted.is_set():
                 return  # the result says interrupted; the dialog did not finish
-            if not self.engine.finished:
-                if self._ended.is_set():
+            if self._ended.is_set() and not self.engine.finished:
+                # The frames received before the BYE are heard out, and the words said just
+                # before the click count ("they told me to keep it secret" *click*).
+                await asyncio.wait({pump}, timeout=DRAIN_SECONDS)
+                if pump.done():
+                    await self.listener.callee_left()
+                if not self.engine.finished:
                     await self.engine.callee_hung_up()
+                return
+            if not self.engine.finished:
                 return
             escalation = self.engine.escalation
             if escalation is not None and escalation.mode is EscalationMode.LIVE and not self._ended.is_set():
@@ -312,8 +323,12 @@ class CallSession(LegEvents):
             self.parts.stop()  # the pump, a ringing officer leg, a prompt still playing
 
     async def _pump_frames(self) -> None:
+        """Feed the received frames to the listener until the call has ended and the last of
+        them has been heard (and any turn it ended understood)."""
         while True:
             frames = self.rx_frames
+            if self._ended.is_set() and not frames:
+                return
             if frames:
                 # Frames waiting longer than LATE_BACKLOG_FRAMES ticks are handled late.
                 self.processed_late += max(0, len(frames) - LATE_BACKLOG_FRAMES)

@@ -355,6 +355,15 @@ class CallListener:
         for frame in pre_roll:
             await self._recognize(frame)
 
+    async def callee_left(self) -> None:
+        """The callee hung up mid-utterance: what they said before hanging up is still a
+        turn ("they told me to keep it secret" *click*), so it is recognised and understood
+        now instead of being dropped with the call. Call after the frame pump has stopped."""
+        if not self._in_utterance or self._utterance_handled:
+            return
+        self._robot_speaking = False  # nobody is listening to the prompt any more
+        await self._utterance_ended(VadEvent.UTTERANCE_ENDED)
+
     async def settle(self) -> None:
         """Wait until the stream's thread has done all it was asked (before the stream is
         reused): work goes in order, so that is when a no-op queued now has run. Work keeps

@@ -95,6 +95,23 @@ def test_a_person_who_answers_with_a_long_sentence_stays_a_person(phone_audio):
     assert all(change.verdict is not Verdict.MACHINE for change in changes)
 
 
+def test_a_person_talking_long_in_one_breath_is_not_a_machine_for_its_length(phone_audio):
+    said = ("Hello, hello? Can you hear me? I am driving on the motorway right now and the line is really bad, "
+            "who is this please?")
+    audio, _, end = phone_audio(said, before_seconds=0.3, after_seconds=2.0)
+    assert end - 0.3 > 4.5  # longer than any talk the shape alone lets a person have
+    detector, changes = decide(audio, {1.2: "hello hello", 2.5: "hello hello can you hear me"})
+    assert all(change.verdict is not Verdict.MACHINE for change in changes)  # (the screen greets on the pause)
+    detector, changes = decide(audio)  # nothing recognised: only the shape, and it says machine
+    assert changes[0].verdict is Verdict.MACHINE and "without a pause" in changes[0].reason
+
+
+def test_person_words_do_not_hide_a_machine_s_own_words():
+    detector = MachineDetector(Language.ZH_CN)
+    change = detector.heard("喂您好您拨打的用户暂时无法接听请在提示音后留言")
+    assert change is not None and change.verdict is Verdict.MACHINE
+
+
 def test_an_assistant_then_the_owner_picking_up_is_a_person_after_all(phone_audio):
     assistant, _, _ = phone_audio("Hello, this is the call screening assistant. Who is calling and why?",
                                   before_seconds=0.3, after_seconds=1.0)
@@ -142,3 +159,12 @@ def test_voices_hear_detect_machine_prints_the_decision_and_why(tmp_path, joe):
                          capture_output=True, text=True, cwd=REPO, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "machine (voicemail): heard" in run.stdout
+
+
+def test_a_pause_after_a_long_pick_up_with_a_person_s_words_is_a_person(phone_audio):
+    audio, _, end = phone_audio("Hello, who is this? I don't know this number.", before_seconds=0.3, after_seconds=1.5)
+    assert 1.5 < end - 0.3 < 4.0  # too long for a short greeting, too short for the shape to call a machine
+    detector, changes = decide(audio, {1.0: "hello who is this"})
+    assert [change.verdict for change in changes] == [Verdict.HUMAN]
+    assert changes[0].reason == "a person's words ('who is this') and a pause for the caller"
+    assert changes[0].at_seconds > end

@@ -121,7 +121,8 @@ async def test_live_hand_off_to_a_simulated_officer_bridges_both_ways(worker, sp
         await callee.kill()
         await agent.kill()
     assert result.outcome == "escalated" and result.escalation.mode == "live"
-    assert "keep it" in result.escalation.phrase
+    # What the officer is told is what the robot heard (PocketSphinx hears "secret" as "take" at times).
+    assert "told me to keep it" in result.escalation.phrase
     assert result.handoff.answered and result.handoff.bridged_seconds > 0 and result.handoff.ended_by == "officer"
     # The officer heard the whisper, then the citizen through the bridge; the citizen heard the officer.
     assert [e["event"] for e in officer_events[:3]] == ["ringing", "answered", "robot_turn_ended"]

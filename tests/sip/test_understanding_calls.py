@@ -90,9 +90,13 @@ async def test_yeah_during_the_warning_neither_stops_it_nor_answers_it(worker, s
     (PIPER, "They told me to buy gift cards and read them the numbers."),
     (PIPER, "I gave them the verification code from my text message."),
     (PIPER, "The police officer told me to keep it secret."),
-    ("en-us", "They told me to keep it secret."),
-    ("en-us+m3", "He wants me to buy gift cards."),
-], ids=["piper-gift-cards", "piper-code", "piper-secret", "espeak-secret", "espeak-gift-cards"])
+    # The issue's own call: PocketSphinx once heard "...move my savings and to take account".
+    (PIPER, "Oh, I already did what the officer told me and moved my savings to the safe account."),
+    (PIPER, "Someone from the bank asked me to share my screen and I did."),
+], ids=["piper-gift-cards", "piper-code", "piper-secret", "piper-safe-account", "piper-share-screen"])
+# (espeak-ng voices are not used here: PocketSphinx hears "They told me to keep it secret" from
+# them as "i told you to keep it the" or "totally took the the" depending on the voice and the
+# alignment of the call's audio, so a test with them measured the recogniser, not understanding.)
 async def test_urgency_said_over_the_greeting_escalates(worker, speech_kit, english, rendered, tmp_path, voice, text):
     persona = {"answer_after_seconds": 0.3, "steps": [
         {"wait_for_robot_speech": True},
@@ -125,3 +129,18 @@ async def test_okay_i_understand_to_a_yes_no_question_is_asked_again(worker, spe
     assert result.path == ["greet", "warning", "check_contact", "advice", "goodbye"]
     robot = [line["text"] for line in result.transcript if line["speaker"] == "robot"]
     assert any("Please say yes or no" in text for text in robot)
+
+
+async def test_urgency_said_just_before_hanging_up_escalates(worker, speech_kit, english, rendered, tmp_path):
+    # The click comes right after the last word: no endpoint silence ever follows. A partial
+    # result may catch it; if not, the final decode made when the BYE arrives does.
+    persona = {"answer_after_seconds": 0.3, "steps": [
+        {"wait_for_robot_turn": 0.8},
+        {"say": say(speech_kit, tmp_path, "yes", "Yes, speaking.")},
+        {"wait_for_robot_turn": 0.8},
+        {"say": say(speech_kit, tmp_path, "gone", "Sorry, I have to go, the officer said I must not tell anyone about the transfer.")},
+        {"hang_up": True},
+    ]}
+    result, _events = await call(worker, english, persona, tmp_path)
+    assert result.escalation is not None, result.transcript
+    assert result.escalation.reason == "urgent_speech" and result.escalation.mode == "ticket"

@@ -235,3 +235,24 @@ async def test_an_urgent_partial_is_acted_on_before_the_final_decode_finishes(en
     assert await asyncio.to_thread(stream.started.wait, 10) and not stream.release.is_set()
     stream.release.set()
     await listener.settle()
+
+
+async def test_words_cut_off_by_the_callee_hanging_up_are_still_understood(english, phone_audio):
+    # The partials never matched anything urgent (the recogniser had only "they told me"), the
+    # callee hung up before the endpoint silence: the final decode says what they said.
+    stream = ScriptedStream({10: "they told me"}, final="they told me to keep it secret")
+    engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    audio, _, end = phone_audio("They told me to keep it secret.", before_seconds=0.2, after_seconds=0.0)
+    await play(listener, audio)  # the line goes dead right after the last word
+    assert listener.first("utterance_ended") is None and engine.escalation is None
+    await listener.callee_left()
+    assert listener.first("final").text == "they told me to keep it secret"
+    assert engine.escalation is not None and engine.escalation.reason is EscalationReason.URGENT_SPEECH
+
+
+async def test_a_hang_up_in_silence_hands_nothing_to_the_dialog(english):
+    stream = ScriptedStream({}, final="")
+    engine, listener, _ = await listener_for(english, ScriptedRecognizer(stream))
+    await play(listener, silence(0.5, TELEPHONE_RATE))
+    await listener.callee_left()
+    assert listener.first("final") is None and engine.path == ["greet"]
