@@ -8,9 +8,12 @@ DEMO_SCRIPT := dialogs/en-US/generic.yaml
 
 # Debian packages: espeak-ng speaks Korean test audio for the Vosk tests; sip-tester is SIPp,
 # the real SIP peer the call tests dial; kamailio is the registrar for the registration test;
-# openssl makes the throwaway certificates for the SIP-over-TLS test. A package counts as there
-# only when it is installed: one removed with its config files left ("rc") is installed again.
-APT_PACKAGES := espeak-ng sip-tester kamailio openssl
+# openssl makes the throwaway certificates for the SIP-over-TLS test; postgresql is the shared
+# store's server: the tests start a throwaway one of their own (initdb + pg_ctl as the postgres
+# user, in a temporary directory, on a free port; tests/postgres.py), never the system's. A
+# package counts as there only when it is installed: one removed with its config files left
+# ("rc") is installed again.
+APT_PACKAGES := espeak-ng sip-tester kamailio openssl postgresql
 
 .PHONY: setup system-packages test lint demo chat-demo check bench
 

@@ -364,6 +364,39 @@ def calls_section(calls: dict | None, engine: str) -> list[str]:
     return lines
 
 
+def cluster_section(cluster: dict | None) -> list[str]:
+    """bench/cluster.py: one node on SQLite, one on PostgreSQL, two on one PostgreSQL."""
+    if not cluster:
+        return []
+    runs = cluster["runs"]
+    lines = ["## Several nodes: PostgreSQL", "",
+             f"Command: `.venv/bin/python bench/cluster.py --warnings {cluster['warnings']}` ({cluster['workers_per_node']} "
+             "call-worker processes of 4 calls per node; real `robot run` nodes and workers, an in-process trunk answering 486 "
+             "at once; PostgreSQL 15 with fsync on, on the same machine; warnings posted to the first node). Pacing uncapped "
+             "(`calls_per_second: 1000`), so the dial rate is what the nodes can do. Machine: "
+             f"{cluster['machine']}, shared with other work: the load average is in the table.", "",
+             "| store | nodes | warning->INVITE p50 / p95 / max | sustained INVITEs/s | load average before / after the burst |",
+             "| --- | --- | --- | --- | --- |"]
+    for run in runs:
+        lat = run["warning_to_invite_ms"]
+        lines.append(f"| {run['store']} | {run['nodes']} | {lat['p50']} / {lat['p95']} / {lat['max']} ms | "
+                     f"{run['sustained_invites_per_second']} | {run['load_average_before_burst']} / {run['load_average_after_burst']} |")
+    sqlite = next((r for r in runs if r["store"] == "sqlite"), None)
+    one = next((r for r in runs if r["store"] == "postgresql" and r["nodes"] == 1), None)
+    two = next((r for r in runs if r["store"] == "postgresql" and r["nodes"] == 2), None)
+    lines.append("")
+    if sqlite and one:
+        added = one["warning_to_invite_ms"]["p95"] - sqlite["warning_to_invite_ms"]["p95"]
+        lines.append(f"- PostgreSQL adds {added:+.1f} ms to the warning->INVITE p95 "
+                     f"({one['warning_to_invite_ms']['p50'] - sqlite['warning_to_invite_ms']['p50']:+.1f} ms to the p50); "
+                     f"target <= 20 ms: {_met(added <= 20)}.")
+    if one and two:
+        ratio = two["sustained_invites_per_second"] / one["sustained_invites_per_second"]
+        lines.append(f"- Two nodes dial {ratio:.2f}x one node's rate; target >= 1.8x: {_met(ratio >= 1.8)}.")
+    lines.append("")
+    return lines
+
+
 def _rest(lines: list[str]) -> None:
     dialer = load("dialer")
     if dialer:
@@ -389,6 +422,7 @@ def _rest(lines: list[str]) -> None:
     lines += security_section(load("security"))
     lines += faults_section(load("faults"))
     lines += escalations_section(load("escalations"))
+    lines += cluster_section(load("cluster"))
     analysis = REPO / "bench" / "analysis.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]

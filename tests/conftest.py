@@ -92,3 +92,19 @@ def phone_audio(joe):
     return make
 
 
+
+
+# A throwaway PostgreSQL server for the whole run, started the first time a test needs it.
+@pytest.fixture(scope="session")
+def postgres_server():
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the run's server."""
+    return postgres_server.create_database()

@@ -16,13 +16,14 @@ import uvicorn
 from ..clock import WallClock
 from ..dialog.loader import ScriptError
 from ..store.repository import StoreError
-from ..store.sqlite import SqliteRepository
 from .api import create_app
 from .config import DialerConfig, load_dialer_config
 from .daemon import Daemon
+from .db import add_db_parser
 from .deliveries import add_deliveries_parser
 from .intake import intake_for, read_rows, validate_warning
 from .scripts import ScriptLibrary
+from .storage import repository_for
 
 _LOGGER = logging.getLogger("robot.run")
 
@@ -40,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     importer.set_defaults(handler=_import)
 
     add_deliveries_parser(subparsers, _load)
+    add_db_parser(subparsers, _load)
 
     demo = subparsers.add_parser("demo", help="the daemon against simulated citizens on loopback, end to end")
     demo.add_argument("--keep", action="store_true", help="keep the temporary directory (database, recordings, logs)")
@@ -65,11 +67,11 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Run the daemon and its API until SIGTERM/SIGINT (or `stop`); SIGHUP reloads scripts."""
-    repository = SqliteRepository(config.database)
     try:
-        daemon = Daemon(config, repository, config_path=config_path)
+        repository = repository_for(config)
+        daemon = Daemon(config, repository, config_path=config_path, api_url=_api_url(config))
         token = config.api.read_token()
-    except (ValueError, ScriptError) as err:  # a secret that cannot be read, a broken SIP config
+    except (ValueError, ScriptError, StoreError) as err:  # a secret that cannot be read, a broken SIP config
         _LOGGER.error("cannot start: %s", err)
         return 1
     stop = stop or asyncio.Event()
@@ -128,6 +130,11 @@ async def serve(
     return 0
 
 
+def _api_url(config: DialerConfig) -> str:
+    """Where this node's API is, as other nodes' /healthz show it."""
+    return f"{'https' if config.api.tls else 'http'}://{config.api.host}:{config.api.port}"
+
+
 def api_listener(host: str, port: int) -> socket.socket:
     """The API's listening socket. Made with proto=IPPROTO_TCP, which `socket.create_server`
     leaves at 0: asyncio switches Nagle's algorithm off (TCP_NODELAY) only on connections of a
@@ -174,7 +181,7 @@ async def import_file(config: DialerConfig, path: Path) -> tuple[int, int, list[
     except ScriptError as err:
         raise ValueError(f"the scripts in {config.dialogs_dir} do not load:\n{err}") from err
     rules = config.intake_rules(library.warning_variables)
-    repository = SqliteRepository(config.database)
+    repository = repository_for(config)
     await repository.open()
     stored = duplicates = 0
     problems: list[str] = []

@@ -4,10 +4,11 @@ a typo is an error naming the file, line and key."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -189,9 +190,58 @@ class WebhookConfig(_Model):
         return {*self.allowed_callback_hosts, *configured}
 
 
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def check_database(value: object) -> str:
+    """A SQLite file path (or sqlite:///PATH), or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB.
+    Any other URL scheme is an error: it must never become a file of that name."""
+    if isinstance(value, Path):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("give a SQLite file path or a postgresql://USER:PASSWORD@HOST:PORT/DB URL")
+    found = _URL_SCHEME.match(value)
+    if found is None:
+        return value
+    scheme = found.group(1).lower()
+    if scheme == "sqlite":
+        path = value[found.end():]
+        if not path.startswith("/"):
+            raise ValueError("a sqlite:// URL names an absolute path: sqlite:///var/lib/robot/robot.db")
+        return path
+    if scheme not in POSTGRES_SCHEMES:
+        raise ValueError(f"unsupported database URL scheme {scheme!r}: give a SQLite file path, or "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DB")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # a port that is not a number raises here
+    except ValueError as err:
+        raise ValueError(f"not a valid PostgreSQL URL: {err}") from None
+    if not parts.hostname:
+        raise ValueError("the PostgreSQL URL names no host: postgresql://USER:PASSWORD@HOST:PORT/DB")
+    if not parts.path.strip("/"):
+        raise ValueError("the PostgreSQL URL names no database: postgresql://USER:PASSWORD@HOST:PORT/DB")
+    if port == 0:
+        raise ValueError("the PostgreSQL URL's port is 0")
+    return value
+
+
 class DialerConfig(_Model):
-    node_id: str = Field(default_factory=socket.gethostname, description="Names this node's leases")
-    database: Path = Path("/var/lib/robot/robot.db")
+    node_id: str = Field(default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+                         description="Names this node's leases; each node of a cluster has its own")
+    database: str = Field(
+        default="/var/lib/robot/robot.db",
+        description="A SQLite file path (one node), or postgresql://USER:PASSWORD@HOST:PORT/DB (a cluster's shared store)",
+    )
+    database_password: Secret | None = Field(
+        default=None, description="The PostgreSQL password, when it is not in the URL: {env: NAME} or {file: PATH} "
+                                  "(libpq's PGPASSWORD and ~/.pgpass work too)",
+    )
+    results_journal_file: Path | None = Field(
+        default=None, description="Worker reports the store could not take yet; default: beside the SQLite file, "
+                                  "or /var/lib/robot/results-NODE_ID.jsonl with PostgreSQL",
+    )
     sip_config: Path | None = Field(default=None, description="A sip-config/*.yaml; omit for the loopback default")
     dialogs_dir: Path = REPO_ROOT / "dialogs"
     speech: SpeechSettings = SpeechSettings()
@@ -212,6 +262,37 @@ class DialerConfig(_Model):
     webhooks: WebhookConfig = WebhookConfig()
     lease_margin_seconds: float = Field(default=120, ge=10, description="Added to max_call_seconds for a lease")
 
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database(cls, value: object) -> str:
+        return check_database(value)
+
+    @model_validator(mode="after")
+    def _password_once(self) -> DialerConfig:
+        if self.database_password is not None and self.postgres_url_without_password() is None:
+            raise ValueError("database_password is for a postgresql:// database")
+        if self.database_password is not None and urlsplit(self.database).password:
+            raise ValueError("the database URL has a password already: give it in one place")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None with PostgreSQL."""
+        return None if _URL_SCHEME.match(self.database) else Path(self.database)
+
+    def postgres_url_without_password(self) -> str | None:
+        return self.database if _URL_SCHEME.match(self.database) else None
+
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL with `database_password` put in (it is never logged); None with SQLite."""
+        url = self.postgres_url_without_password()
+        if url is None or self.database_password is None:
+            return url
+        parts = urlsplit(url)
+        user = parts.username or ""
+        netloc = f"{quote(user, safe='')}:{quote(self.database_password.read(), safe='')}@{parts.netloc.rpartition('@')[2]}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str) -> str:
@@ -228,7 +309,12 @@ class DialerConfig(_Model):
     @property
     def results_journal(self) -> Path:
         """Worker reports the store could not take yet wait here (see results.py)."""
-        return self.database.parent / f"{self.database.name}-results.jsonl"
+        if self.results_journal_file is not None:
+            return self.results_journal_file
+        path = self.sqlite_path
+        if path is None:
+            return Path("/var/lib/robot") / f"results-{self.node_id}.jsonl"
+        return path.parent / f"{path.name}-results.jsonl"
 
     def intake_rules(self, warning_variables: Callable[[str, str, str], Mapping[str, Variable]] | None) -> IntakeRules:
         return IntakeRules(

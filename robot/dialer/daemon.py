@@ -33,6 +33,7 @@ from ..store.records import (
     DeliveryKind,
     EscalationRecord,
     EscalationStatus,
+    NodeRecord,
     QueuedEscalation,
     WarningDetail,
     WarningRecord,
@@ -43,9 +44,9 @@ from .health import Health, health_of
 from .intake import FieldError, IntakeRules, intake_for, validate_warning
 from .metrics import Metrics
 from .outbox import compose_deliveries
+from .pacing import pacing_for
 from .policy import (
     CircuitBreaker,
-    Pacer,
     next_allowed,
     start_of_local_day,
     start_of_next_local_day,
@@ -59,6 +60,8 @@ from .workers import CallPool, PoolListener, WorkerPool
 _LOGGER = logging.getLogger(__name__)
 DIALLED_RISKS = (RiskLevel.MEDIUM, RiskLevel.LOW)
 JOURNAL_REPLAY_SECONDS = 60.0
+HEARTBEAT_SECONDS = 5.0
+"""A node writes that it is alive this often; one not heard from for three times as long is not listed."""
 
 
 class Daemon(PoolListener):
@@ -72,8 +75,10 @@ class Daemon(PoolListener):
         config_path: Path | None = None,
         sip: SipConfig | None = None,
         library: ScriptLibrary | None = None,
+        api_url: str = "",
     ) -> None:
         self.config = config
+        self.api_url = api_url
         self.repository = repository
         self.clock = clock or WallClock()
         self.sip = sip or load_sip_config(config.sip_config)
@@ -84,7 +89,7 @@ class Daemon(PoolListener):
             config_path=config_path, start_timeout_seconds=config.workers.start_timeout_seconds,
             restart_delay_seconds=config.workers.restart_delay_seconds, log_path=config.workers.log_file,
         )
-        self.pacer = Pacer(config.calls_per_second)
+        self.pacing = pacing_for(repository, config.calls_per_second)
         breaker = config.circuit_breaker
         self.breaker = CircuitBreaker(breaker.window_seconds, breaker.min_attempts, breaker.failure_ratio, breaker.open_seconds)
         hooks = config.webhooks
@@ -100,6 +105,8 @@ class Daemon(PoolListener):
         self.draining = False
         self.started = False
         self.delivery_backlog: tuple[int, float | None] = (0, None)
+        self.nodes_alive: list[NodeRecord] = []
+        self._heartbeat_at: float | None = None
         self._wake = asyncio.Event()
         self._deliveries_due = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -168,13 +175,16 @@ class Daemon(PoolListener):
                 break
             if not await self._may_call(warning, now):
                 continue
-            wait = self.pacer.wait_seconds(now)
+            wait = await self.pacing.acquire(now)
             if wait > 0:
                 return wait
             if not self.breaker.allow(now):
+                await self.pacing.give_back(now)
                 return None
             if await self._start_call(warning, now):
                 started += 1
+            else:
+                await self.pacing.give_back(now)
         return None
 
     async def _may_call(self, warning: WarningRecord, now: float) -> bool:
@@ -204,7 +214,6 @@ class Daemon(PoolListener):
         )
         if attempt is None:
             return False  # another attempt to this number is live, or another node took it
-        self.pacer.take(now)
         request = CallRequest(
             target=warning.dial_number, script=version.script, warning_id=warning.external_id,
             variables=warning_values(warning, version), headers={"X-Warning-Id": warning.external_id},
@@ -302,6 +311,7 @@ class Daemon(PoolListener):
         recover what it left in flight, load the scripts, start the workers and the loops."""
         await self.repository.open()
         await self.recorder.replay(JOURNAL_REPLAY_SECONDS)
+        await self.repository.heartbeat(self.config.node_id, self.api_url, self.clock.now(), starting=True)
         recovered = await self.repository.recover(self.clock.now(), owner=self.config.node_id)
         if recovered:
             self.metrics.interrupted.inc(len(recovered))
@@ -401,6 +411,11 @@ class Daemon(PoolListener):
         for risk, count in (await self.repository.queue_depth()).items():
             metrics.queue_depth.labels(risk).set(count)
         self.delivery_backlog = await self.repository.delivery_backlog()
+        now = self.clock.now()
+        if self._heartbeat_at is None or now - self._heartbeat_at >= HEARTBEAT_SECONDS:
+            await self.repository.heartbeat(self.config.node_id, self.api_url, now)
+            self._heartbeat_at = now
+        self.nodes_alive = await self.repository.nodes_alive(since=now - 3 * HEARTBEAT_SECONDS)
         backlog, oldest = self.delivery_backlog
         metrics.delivery_backlog.set(backlog)
         metrics.delivery_oldest_seconds.set(max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0)

@@ -20,8 +20,8 @@ from ..clock import WallClock
 from ..escalation.webhook import redact
 from ..store.records import DeliveryKind, DeliveryRecord, DeliveryStatus
 from ..store.repository import StoreError
-from ..store.sqlite import SqliteRepository
 from .config import DialerConfig
+from .storage import repository_for
 
 
 def add_deliveries_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -59,7 +59,7 @@ def _line(delivery: DeliveryRecord) -> str:
 
 
 async def _list(config: DialerConfig, args: argparse.Namespace) -> int:
-    repository = SqliteRepository(config.database)
+    repository = repository_for(config)
     await repository.open()
     try:
         found = await repository.deliveries(status=DeliveryStatus(args.status) if args.status else None,
@@ -80,7 +80,7 @@ async def _list(config: DialerConfig, args: argparse.Namespace) -> int:
 
 
 async def _retry(config: DialerConfig, args: argparse.Namespace) -> int:
-    repository = SqliteRepository(config.database)
+    repository = repository_for(config)
     await repository.open()
     try:
         requeued = await repository.requeue_deliveries(None if args.failed else args.ids, WallClock().now())

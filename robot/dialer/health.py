@@ -28,6 +28,14 @@ class DeliveryHealth(BaseModel):
     under_way: int
 
 
+class NodeHealth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node_id: str
+    api: str
+    seen_seconds_ago: float
+
+
 class Health(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,6 +47,9 @@ class Health(BaseModel):
     trunk_circuit: str
     scripts: list[str]
     store: str = Field(description="ok, or why the store cannot be used now")
+    store_name: str = Field(description="Which store: sqlite:PATH, or postgresql://USER@HOST:PORT/DB (no password)")
+    node_id: str
+    nodes: list[NodeHealth] = Field(description="The nodes this store has heard from in the last 15 s (this one included)")
     results_waiting: int = Field(description="Worker reports not stored yet")
     deliveries: DeliveryHealth
 
@@ -66,6 +77,9 @@ def health_of(daemon: Daemon) -> Health:
         status=status, workers=workers, worker_processes=pool.describe(), free_slots=pool.free_slots(),
         active_calls=pool.active_calls(), trunk_circuit=daemon.breaker.state(now),
         scripts=[f"{s.name} {s.version}" for s in daemon.library.scripts], store=store_problem or "ok",
+        store_name=daemon.repository.describe(), node_id=daemon.config.node_id,
+        nodes=[NodeHealth(node_id=n.node_id, api=n.api, seen_seconds_ago=round(max(0.0, now - n.seen_at), 1))
+               for n in daemon.nodes_alive],
         results_waiting=daemon.recorder.pending,
         deliveries=DeliveryHealth(backlog=backlog, oldest_undelivered_seconds=round(max(0.0, now - oldest), 1) if oldest else 0.0,
                                   under_way=daemon.deliverer.in_flight),

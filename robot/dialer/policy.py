@@ -92,6 +92,11 @@ class Pacer:
         self._refill(now)
         self._tokens -= 1
 
+    def give_back(self, now: float) -> None:
+        """A token taken for a call that did not start."""
+        self._refill(now)
+        self._tokens = min(self.burst, self._tokens + 1)
+
     def _refill(self, now: float) -> None:
         if self._at is not None:
             self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)

@@ -143,21 +143,29 @@ class Deliverer:
         were started. They run on; `wait_idle` waits for them."""
         due = await self.repository.due_deliveries(self.clock.now(), limit, exclude=list(self._in_flight))
         started = 0
-        for delivery in due:
-            kind = delivery.kind
-            if sum(1 for k, _h, _t in self._in_flight.values() if k is kind) >= self.lanes[kind]:
-                continue  # this lane is full; the other may still have room
-            prepared = await self._prepare(delivery)
-            if prepared is None:
-                continue
-            host = _host_of(prepared.url or "")
-            if sum(1 for _k, h, _t in self._in_flight.values() if h == host) >= self.per_host:
-                continue  # this host has enough under way; others go on
-            task = asyncio.create_task(self.deliver(prepared), name=f"delivery {delivery.id}")
-            self._in_flight[delivery.id] = (kind, host, task)
-            task.add_done_callback(functools.partial(self._done, delivery.id))
-            started += 1
+        try:
+            for delivery in due:
+                started += await self._start(delivery)
+        finally:
+            # A shared store let this node claim them: other nodes may have those not under way now.
+            await self.repository.release_deliveries([d.id for d in due if d.id not in self._in_flight])
         return started
+
+    async def _start(self, delivery: DeliveryRecord) -> bool:
+        """Start sending it if its lane and host have room; False if not (or it has nowhere to go)."""
+        kind = delivery.kind
+        if sum(1 for k, _h, _t in self._in_flight.values() if k is kind) >= self.lanes[kind]:
+            return False  # this lane is full; the other may still have room
+        prepared = await self._prepare(delivery)
+        if prepared is None:
+            return False
+        host = _host_of(prepared.url or "")
+        if sum(1 for _k, h, _t in self._in_flight.values() if h == host) >= self.per_host:
+            return False  # this host has enough under way; others go on
+        task = asyncio.create_task(self.deliver(prepared), name=f"delivery {delivery.id}")
+        self._in_flight[delivery.id] = (kind, host, task)
+        task.add_done_callback(functools.partial(self._done, delivery.id))
+        return True
 
     def _done(self, delivery_id: int, task: asyncio.Task[bool]) -> None:
         self._in_flight.pop(delivery_id, None)

@@ -1,5 +1,7 @@
-"""Storage behind a repository interface; SQLite (aiosqlite) is the embedded default."""
+"""Storage behind a repository interface; SQLite (aiosqlite) is the embedded default,
+PostgreSQL (psycopg 3) the store several dialer nodes share."""
 
+from .postgres import PostgresRepository
 from .records import (
     Accepted,
     AttemptRecord,
@@ -19,6 +21,6 @@ from .sqlite import SqliteRepository
 
 __all__ = [
     "Accepted", "AttemptRecord", "AttemptResult", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
-    "EscalationStatus", "Intake", "NewWarning", "NotFound", "QueuedEscalation", "Repository", "SqliteRepository",
+    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
     "StoreError", "StoreUnavailable", "WarningRecord", "WarningStatus",
 ]

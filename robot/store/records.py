@@ -153,6 +153,17 @@ class DeliveryRecord(_Record):
     last_error: str = ""
     created_at: float
     delivered_at: float | None = None
+    claimed_by: str | None = Field(default=None, description="The node sending it now (a shared store)")
+    claim_expires_at: float | None = Field(default=None, description="When another node may take it over")
+
+
+class NodeRecord(_Record):
+    """A dialer node using the store, as its last heartbeat left it."""
+
+    node_id: str
+    started_at: float
+    seen_at: float
+    api: str = ""
 
 
 class AttemptResult(_Record):

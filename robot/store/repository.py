@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..dialog.const import AttemptOutcome, EscalationMode, RiskLevel
 from .records import (
@@ -26,6 +26,7 @@ from .records import (
     EscalationStatus,
     Intake,
     NewWarning,
+    NodeRecord,
     QueuedEscalation,
     WarningDetail,
     WarningRecord,
@@ -51,6 +52,9 @@ class Conflict(StoreError):
 
 class Repository(ABC):
     """Async storage for the dialer. Times are epoch seconds, passed in by the caller."""
+
+    shared: ClassVar[bool] = False
+    """Several dialer nodes use this store at once (pacing and deliveries are the cluster's)."""
 
     @abstractmethod
     async def open(self) -> None:
@@ -234,7 +238,35 @@ class Repository(ABC):
     async def delivery_backlog(self) -> tuple[int, float | None]:
         """Deliveries not delivered yet (pending or failed), and when the oldest was queued."""
 
+    async def release_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """Deliveries `due_deliveries` returned that this node will not send now (a shared
+        store lets another node take them at once; the embedded one holds no claims)."""
+        return None
+
     # -- audit -----------------------------------------------------------------------
 
     @abstractmethod
     async def audit_log(self, warning_id: int) -> list[dict[str, Any]]: ...
+
+    # -- nodes and pacing ------------------------------------------------------------
+
+    def describe(self) -> str:
+        """Which store this is, for /healthz and logs (never a password)."""
+        return type(self).__name__
+
+    async def heartbeat(self, node_id: str, api: str, now: float, *, starting: bool = False) -> None:
+        """This node is alive (every few seconds); `starting`: it has just started."""
+        return None
+
+    async def nodes_alive(self, since: float) -> list[NodeRecord]:
+        """The nodes whose last heartbeat was at or after `since`."""
+        return []
+
+    async def take_dial_token(self, rate_per_second: float, burst: float, now: float) -> float | None:
+        """Cluster-wide pacing: take one token from the store's bucket (0.0), or say how many
+        seconds until one is there. None: this store does not pace (the node paces alone)."""
+        return None
+
+    async def return_dial_token(self, burst: float) -> None:
+        """A token taken for a call that was not started after all."""
+        return None

@@ -9,6 +9,7 @@ file holds warnings and attempts; `sqlite_queue.py` escalations, deliveries and 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,6 +43,10 @@ from .sqlite_rows import (
 
 RISK_ORDER = "CASE risk WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
 RISK_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+class _NumberBusy(Exception):
+    """The database refused a second live attempt for one number."""
 
 
 class SqliteRepository(SqliteQueue):
@@ -159,13 +164,17 @@ class SqliteRepository(SqliteQueue):
     async def claim(
         self, warning_id: int, *, owner: str, worker: str, script: str, script_version: str, lease_seconds: float, now: float
     ) -> AttemptRecord | None:
+        try:
+            return await self._claim(warning_id, owner, worker, script, script_version, lease_seconds, now)
+        except _NumberBusy:  # the whole claim was rolled back
+            return None
+
+    async def _claim(
+        self, warning_id: int, owner: str, worker: str, script: str, script_version: str, lease_seconds: float, now: float
+    ) -> AttemptRecord | None:
         async with self.database.transaction() as db:
             row = await fetch_one(db, "SELECT * FROM warnings WHERE id = ?", warning_id)
             if row is None or row["status"] != WarningStatus.QUEUED.value:
-                return None
-            busy = await fetch_one(db, "SELECT 1 FROM warnings WHERE phone = ? AND status = 'calling' AND id != ?",
-                                   row["phone"], warning_id)
-            if busy is not None:  # at most one live attempt per number
                 return None
             await db.execute(
                 """UPDATE warnings SET status = 'calling', lease_owner = ?, lease_expires_at = ?, script = ?, updated_at = ?
@@ -173,11 +182,14 @@ class SqliteRepository(SqliteQueue):
                 (owner, now + lease_seconds, script, now, warning_id),
             )
             count = await fetch_one(db, "SELECT COUNT(*) FROM attempts WHERE warning_id = ?", warning_id)
-            cursor = await db.execute(
-                """INSERT INTO attempts (warning_id, number, phone, worker, script, script_version, started_at, state)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 'in_flight')""",
-                (warning_id, (count[0] if count else 0) + 1, row["phone"], worker, script, script_version, now),
-            )
+            try:
+                cursor = await db.execute(
+                    """INSERT INTO attempts (warning_id, number, phone, worker, script, script_version, started_at, state)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, 'in_flight')""",
+                    (warning_id, (count[0] if count else 0) + 1, row["phone"], worker, script, script_version, now),
+                )
+            except sqlite3.IntegrityError as err:  # attempts_one_live_per_number: this number has a live attempt
+                raise _NumberBusy from err
             attempt_id = cursor.lastrowid
             await audit(db, "dialling", now, warning_id, {"attempt": attempt_id, "worker": worker, "script": script})
             attempt = await fetch_one(db, "SELECT * FROM attempts WHERE id = ?", attempt_id)

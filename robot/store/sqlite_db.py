@@ -32,7 +32,7 @@ from typing import Any
 import aiosqlite
 
 from ..private import private_dir, private_file, tighten
-from .migrations import MIGRATIONS
+from .migrations import MIGRATIONS, Migration, script
 from .repository import StoreError, StoreUnavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def unavailable(err: sqlite3.Error) -> bool:
 
 
 class Database:
-    def __init__(self, path: Path, *, migrations: list[str] = MIGRATIONS, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
+    def __init__(self, path: Path, *, migrations: list[Migration | str] = MIGRATIONS, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = path
         self.migrations = migrations
         self.busy_timeout_seconds = busy_timeout_seconds
@@ -118,9 +118,9 @@ class Database:
                 f"the database {self.path} has schema version {version}, newer than this robot "
                 f"understands ({len(self.migrations)}): upgrade the robot"
             )
-        for number, script in enumerate(self.migrations[version:], start=version + 1):
+        for number, migration in enumerate(self.migrations[version:], start=version + 1):
             # executescript commits first; the script and the version bump are one transaction.
-            await self.writer.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            await self.writer.executescript(f"BEGIN IMMEDIATE;\n{script(migration, 'sqlite')}\nPRAGMA user_version = {number};\nCOMMIT;")
 
     async def close(self) -> None:
         for name in ("_reader", "_writer"):

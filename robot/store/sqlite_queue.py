@@ -15,6 +15,7 @@ from .records import (
     DeliveryStatus,
     EscalationRecord,
     EscalationStatus,
+    NodeRecord,
     QueuedEscalation,
 )
 from .repository import Conflict, NotFound, Repository
@@ -249,3 +250,21 @@ class SqliteQueue(Repository):
     async def audit_log(self, warning_id: int) -> list[dict[str, Any]]:
         rows = await self.database.read_all("SELECT at, kind, detail FROM audit WHERE warning_id = ? ORDER BY id", warning_id)
         return [{"at": row["at"], "kind": row["kind"], **json.loads(row["detail"])} for row in rows]
+
+    # -- nodes -----------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"sqlite:{self.database.path}"
+
+    async def heartbeat(self, node_id: str, api: str, now: float, *, starting: bool = False) -> None:
+        async with self.database.transaction() as db:
+            await db.execute(
+                """INSERT INTO nodes (node_id, started_at, seen_at, api) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at, api = excluded.api,
+                   started_at = CASE WHEN ? THEN excluded.started_at ELSE nodes.started_at END""",
+                (node_id, now, now, api, int(starting)),
+            )
+
+    async def nodes_alive(self, since: float) -> list[NodeRecord]:
+        rows = await self.database.read_all("SELECT * FROM nodes WHERE seen_at >= ? ORDER BY node_id", since)
+        return [NodeRecord.model_validate(dict(row)) for row in rows]

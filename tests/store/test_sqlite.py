@@ -1,4 +1,6 @@
-"""The SQLite store, on a real database file: migrations, intake, leases, outcomes."""
+"""The store, on a real SQLite file and on a real PostgreSQL database (the `store` fixture in
+conftest.py runs each test on both): migrations, intake, leases, outcomes. Tests that look
+at the SQLite file itself take `sqlite_store`."""
 
 from __future__ import annotations
 
@@ -31,16 +33,11 @@ def warning(external_id: str, phone: str = "+8613800138000", risk: RiskLevel = R
     return NewWarning(**(fields | changes))
 
 
-@pytest.fixture
-async def store(tmp_path):
-    repository = SqliteRepository(tmp_path / "robot.db")
-    await repository.open()
-    yield repository
-    await repository.close()
-
-
-async def test_a_new_database_gets_every_migration_and_wal(store, tmp_path):
+async def test_a_new_database_gets_every_migration(store):
     assert await store.schema_version() == len(MIGRATIONS)
+
+
+async def test_a_new_sqlite_database_is_in_wal_mode(sqlite_store, tmp_path):
     with sqlite3.connect(tmp_path / "robot.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -285,7 +282,8 @@ async def test_a_resolved_escalation_is_final_and_notes_are_only_ever_appended(s
     assert log[2]["note"] == "Victim already transferred 50,000 CNY; case opened."  # a copy is kept in the audit
 
 
-async def test_the_database_itself_keeps_resolved_escalations_notes_and_the_audit_unchanged(store, tmp_path):
+async def test_the_database_itself_keeps_resolved_escalations_notes_and_the_audit_unchanged(sqlite_store, tmp_path):
+    store = sqlite_store
     a = (await store.accept_warning(warning("W-1", risk=RiskLevel.HIGH), NOW, escalate="high_risk")).warning
     [escalation] = await store.escalations(warning_id=a.id)
     await store.resolve_escalation(escalation.id, "officer.li", "Visited.", NOW + 60)
