@@ -37,7 +37,7 @@ async def raw(store, statement: str) -> None:  # type: ignore[no-untyped-def]
 async def test_the_database_refuses_a_second_live_attempt_for_one_number(store):
     a = (await store.accept_warning(warning("W-1"), NOW)).warning
     b = (await store.accept_warning(warning("W-2", "+8613900000000"), NOW)).warning
-    # Two queued warnings for one number, as a database from before migration 5 could hold
+    # Two queued warnings for one number, as a database from before the one-open-warning migration could hold
     # (two nodes took them in at the same moment): the attempts' own constraint still holds.
     await raw(store, "DROP INDEX warnings_one_open_per_number")
     await raw(store, f"UPDATE warnings SET phone = '+8613800138000' WHERE id = {b.id}")
@@ -63,16 +63,17 @@ async def test_a_number_has_one_open_warning_by_the_databases_own_constraint(sto
     await raw(store, f"UPDATE warnings SET phone = '{a.phone}' WHERE id = {finished.id}")  # done ones are not open
 
 
-async def test_migration_5_merges_the_open_doubles_a_race_left_into_the_one_being_called(store):
+async def test_the_one_open_warning_migration_merges_the_open_doubles_a_race_left_into_the_one_being_called(store):
     numbers = ("+8613800000001", "+8613800000002")
     made = [(await store.accept_warning(warning(f"W-{n}", f"+86139{n:08d}"), NOW)).warning for n in range(5)]
-    await raw(store, "DROP INDEX warnings_one_open_per_number")  # the schema before migration 5
+    await raw(store, "DROP INDEX warnings_one_open_per_number")  # the schema before that migration
     # Number 1: three queued (the oldest carries); number 2: one queued, one being called (that one carries).
     for w, number in zip(made, (numbers[0], numbers[0], numbers[0], numbers[1], numbers[1]), strict=True):
         await raw(store, f"UPDATE warnings SET phone = '{number}' WHERE id = {w.id}")
     await raw(store, f"UPDATE warnings SET status = 'calling' WHERE id = {made[4].id}")
     dialect = "sqlite" if isinstance(store, SqliteRepository) else "postgresql"
-    for statement in script(MIGRATIONS[4], dialect).split(";"):
+    [migration] = [m for m in MIGRATIONS if "warnings_one_open_per_number" in script(m, dialect)]
+    for statement in script(migration, dialect).split(";"):
         if statement.strip():
             await raw(store, statement)
     got = [await store.get_warning(w.id) for w in made]
