@@ -6,6 +6,7 @@ from .records import (
     Accepted,
     AttemptRecord,
     AttemptResult,
+    AuditEntry,
     Decision,
     DeliveryRecord,
     EscalationRecord,
@@ -13,6 +14,7 @@ from .records import (
     Intake,
     NewWarning,
     QueuedEscalation,
+    UserRecord,
     WarningRecord,
     WarningStatus,
 )
@@ -20,7 +22,7 @@ from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavail
 from .sqlite import SqliteRepository
 
 __all__ = [
-    "Accepted", "AttemptRecord", "AttemptResult", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
+    "Accepted", "AttemptRecord", "AttemptResult", "AuditEntry", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
     "EscalationStatus", "Intake", "NewWarning", "NotFound", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
-    "StoreError", "StoreUnavailable", "WarningRecord", "WarningStatus",
+    "StoreError", "StoreUnavailable", "UserRecord", "WarningRecord", "WarningStatus",
 ]

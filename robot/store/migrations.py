@@ -355,7 +355,32 @@ _SEVERAL_NODES = Migration.portable(
     """
 )
 
+_CONSOLE_USERS = Migration.portable(
+    # 7: the officers' console. Users with a role, their password as an argon2 hash and their
+    # personal API token as its SHA-256 (one current token each: a new one replaces it). A
+    # disabled user keeps the name (the audit log names them). The audit log is read by kind,
+    # newest first, for the supervisors' audit trail.
+    """
+    CREATE TABLE users (
+        id {id},
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('officer', 'supervisor', 'admin')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at {time} NOT NULL,
+        disabled_at {time},
+        token_hash TEXT UNIQUE,
+        token_created_at {time}
+    );
+    CREATE INDEX audit_kind ON audit(kind, id);
+    """
+)
+
 MIGRATIONS: list[Migration | str] = [
     *(Migration(sqlite=lite, postgresql=pg) for lite, pg in zip(_SQLITE, _POSTGRESQL, strict=True)),
     _SEVERAL_NODES,
+    # 5 and 6 are other branches' (issues in flight when this was written); when merging, this
+    # list keeps their order and _CONSOLE_USERS comes after them, as number 7. Until then it is
+    # this list's fifth.
+    _CONSOLE_USERS,
 ]

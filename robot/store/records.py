@@ -218,3 +218,27 @@ class Accepted(_Record):
     merged_into: int | None = None
     merged_into_external_id: str | None = None
     escalation_id: int | None = None
+
+
+class UserRecord(_Record):
+    """A console user (an officer, a supervisor or an admin). The password is kept only as its
+    argon2 hash, a personal API token only as its SHA-256 (a token is random, 256 bits)."""
+
+    id: int
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool = False
+    created_at: float
+    disabled_at: float | None = None
+    token_created_at: float | None = Field(default=None, description="When the current personal token was made (None: none)")
+
+
+class AuditEntry(_Record):
+    """One line of the audit log, with the external id of the warning it concerns (if any)."""
+
+    id: int
+    at: float
+    kind: str
+    warning_external_id: str | None = None
+    detail: dict[str, Any] = {}
