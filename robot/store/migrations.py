@@ -359,7 +359,9 @@ _CONSOLE_USERS = Migration.portable(
     # 7: the officers' console. Users with a role, their password as an argon2 hash and their
     # personal API token as its SHA-256 (one current token each: a new one replaces it). A
     # disabled user keeps the name (the audit log names them). The audit log is read by kind,
-    # newest first, for the supervisors' audit trail.
+    # newest first, for the supervisors' audit trail. An escalation opened live whose officer
+    # leg failed (it became a ticket) says so, to head the officers' queue (those that failed
+    # before this migration are not marked).
     """
     CREATE TABLE users (
         id {id},
@@ -373,6 +375,7 @@ _CONSOLE_USERS = Migration.portable(
         token_created_at {time}
     );
     CREATE INDEX audit_kind ON audit(kind, id);
+    ALTER TABLE escalations ADD COLUMN handoff_failed INTEGER NOT NULL DEFAULT 0;
     """
 )
 

@@ -284,7 +284,9 @@ class PostgresRepository(PostgresQueue, PostgresUsers):
                                           EscalationMode(mode), attempt_id, now)]
         if existing["mode"] != mode and existing["status"] != "resolved":
             # e.g. live -> ticket: no officer answered, so one calls back
-            await db.execute("UPDATE escalations SET mode = %s WHERE id = %s", (mode, existing["id"]))
+            failed = existing["mode"] == EscalationMode.LIVE.value and mode == EscalationMode.TICKET.value
+            await db.execute("UPDATE escalations SET mode = %s, handoff_failed = GREATEST(handoff_failed, %s) WHERE id = %s",
+                             (mode, int(failed), existing["id"]))
             await audit(db, "escalation_mode", now, warning_id, {"escalation": existing["id"], "from": existing["mode"], "to": mode})
         return []
 

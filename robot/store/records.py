@@ -121,6 +121,7 @@ class EscalationRecord(_Record):
     mode: EscalationMode
     status: EscalationStatus
     claimed_by: str | None = None
+    handoff_failed: bool = Field(default=False, description="Opened live, but no officer could be bridged: someone must call back now")
     notes: list[EscalationNote] = Field(default=[], description="Oldest first")
     created_at: float
     claimed_at: float | None = None

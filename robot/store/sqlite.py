@@ -281,7 +281,9 @@ class SqliteRepository(SqliteQueue, SqliteUsers):
                                           EscalationMode(mode), attempt_id, now)]
         if existing["mode"] != mode and existing["status"] != "resolved":
             # e.g. live -> ticket: no officer answered, so one calls back
-            await db.execute("UPDATE escalations SET mode = ? WHERE id = ?", (mode, existing["id"]))
+            failed = existing["mode"] == EscalationMode.LIVE.value and mode == EscalationMode.TICKET.value
+            await db.execute("UPDATE escalations SET mode = ?, handoff_failed = MAX(handoff_failed, ?) WHERE id = ?",
+                             (mode, int(failed), existing["id"]))
             await audit(db, "escalation_mode", now, warning_id, {"escalation": existing["id"], "from": existing["mode"], "to": mode})
         return []
 
