@@ -361,7 +361,8 @@ _CONSOLE_USERS = Migration.portable(
     # disabled user keeps the name (the audit log names them). The audit log is read by kind,
     # newest first, for the supervisors' audit trail. An escalation opened live whose officer
     # leg failed (it became a ticket) says so, to head the officers' queue (those that failed
-    # before this migration are not marked).
+    # before this migration are not marked). An attempt keeps the path the call took through
+    # the script (its states, in order) for the warning's page.
     """
     CREATE TABLE users (
         id {id},
@@ -376,6 +377,7 @@ _CONSOLE_USERS = Migration.portable(
     );
     CREATE INDEX audit_kind ON audit(kind, id);
     ALTER TABLE escalations ADD COLUMN handoff_failed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN path TEXT NOT NULL DEFAULT '[]';
     """
 )
 

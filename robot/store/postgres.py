@@ -231,12 +231,12 @@ class PostgresRepository(PostgresQueue, PostgresUsers):
             warning_id = attempt["warning_id"]
             await db.execute(
                 """UPDATE attempts SET state = 'finished', ended_at = %s, sip_status = %s, call_outcome = %s, outcome = %s,
-                   answered = %s, duration_seconds = %s, transcript = %s, escalation = %s, recording = %s, error = %s
+                   answered = %s, duration_seconds = %s, transcript = %s, escalation = %s, recording = %s, error = %s, path = %s
                    WHERE id = %s""",
                 (now, result.sip_status, result.call_outcome, result.outcome.value, int(result.answered), result.duration_seconds,
                  json.dumps(result.transcript, ensure_ascii=False),
                  json.dumps(result.escalation, ensure_ascii=False) if result.escalation else None, result.recording,
-                 result.error, attempt_id),
+                 result.error, json.dumps(result.path, ensure_ascii=False), attempt_id),
             )
             if result.escalation:  # the call's own escalation (it may already be open from the live event)
                 opened += await self._call_escalation(db, warning_id, attempt_id, result.escalation, now)

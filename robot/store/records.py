@@ -102,6 +102,7 @@ class AttemptRecord(_Record):
     escalation: dict[str, Any] | None = None
     recording: str | None = None
     error: str | None = Field(default=None, description="What failed, for robot_error and trunk faults")
+    path: list[str] = Field(default=[], description="The script's states, in the order the call went through them")
 
 
 class EscalationNote(_Record):
@@ -179,6 +180,7 @@ class AttemptResult(_Record):
     escalation: dict[str, Any] | None = None
     recording: str | None = None
     error: str | None = None
+    path: list[str] = []
 
 
 class Decision(_Record):

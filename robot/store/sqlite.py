@@ -229,11 +229,11 @@ class SqliteRepository(SqliteQueue, SqliteUsers):
             warning_id = attempt["warning_id"]
             await db.execute(
                 """UPDATE attempts SET state = 'finished', ended_at = ?, sip_status = ?, call_outcome = ?, outcome = ?,
-                   answered = ?, duration_seconds = ?, transcript = ?, escalation = ?, recording = ?, error = ? WHERE id = ?""",
+                   answered = ?, duration_seconds = ?, transcript = ?, escalation = ?, recording = ?, error = ?, path = ? WHERE id = ?""",
                 (now, result.sip_status, result.call_outcome, result.outcome.value, int(result.answered), result.duration_seconds,
                  json.dumps(result.transcript, ensure_ascii=False),
                  json.dumps(result.escalation, ensure_ascii=False) if result.escalation else None, result.recording,
-                 result.error, attempt_id),
+                 result.error, json.dumps(result.path, ensure_ascii=False), attempt_id),
             )
             if result.escalation:  # the call's own escalation (it may already be open from the live event)
                 opened += await self._call_escalation(db, warning_id, attempt_id, result.escalation, now)

@@ -8,8 +8,8 @@ import sqlite3
 import psycopg
 import pytest
 
-from robot.store import Conflict, NotFound
-from tests.store.test_sqlite import NOW, warning
+from robot.store import AttemptResult, Conflict, Decision, NotFound
+from tests.store.test_sqlite import NOW, claim, warning
 
 
 async def test_users_are_added_listed_and_disabled(store):
@@ -69,3 +69,12 @@ async def test_the_audit_trail_names_who_did_what_newest_first(store):
     assert [e.kind for e in page] == ["recording_played", "escalation_claimed"]
     assert await store.audit_trail([]) == []
     assert [e.kind for e in await store.audit_trail(["recording_played"])] == ["recording_played"]
+
+
+async def test_an_attempt_keeps_the_path_through_the_script(store):
+    accepted = (await store.accept_warning(warning("W-1"), NOW)).warning
+    attempt = await claim(store, accepted.id)
+    result = AttemptResult(call_outcome="answered", outcome="dissuaded", answered=True, path=["greet", "ask_transfer", "advise"])
+    await store.finish_attempt(attempt.id, result, Decision(finished=True, outcome="dissuaded"), NOW + 30)
+    [stored] = await store.attempts_of(accepted.id)
+    assert stored.path == ["greet", "ask_transfer", "advise"]
