@@ -10,12 +10,15 @@ DEMO_SCRIPT := dialogs/en-US/generic.yaml
 # the real SIP peer the call tests dial; kamailio is the registrar for the registration test;
 # openssl makes the throwaway certificates for the SIP-over-TLS test; postgresql is the shared
 # store's server: the tests start a throwaway one of their own (initdb + pg_ctl as the postgres
-# user, in a temporary directory, on a free port; tests/postgres.py), never the system's. A
-# package counts as there only when it is installed: one removed with its config files left
-# ("rc") is installed again.
-APT_PACKAGES := espeak-ng sip-tester kamailio openssl postgresql
+# user, in a temporary directory, on a free port; tests/postgres.py), never the system's;
+# chromium and chromium-driver are the headless browser the console's browser tests drive
+# (through Playwright, pointed at /usr/bin/chromium: Playwright's own download is never used),
+# and fonts-wqy-zenhei lets it draw the pages' Chinese in the screenshots. A package counts as
+# there only when it is installed: one removed with its config files left ("rc") is installed again.
+APT_PACKAGES := espeak-ng sip-tester kamailio openssl postgresql chromium chromium-driver fonts-wqy-zenhei
+HTMX_VERSION := 2.0.11
 
-.PHONY: setup system-packages test lint demo chat-demo check bench
+.PHONY: setup system-packages test lint demo chat-demo check bench console-assets
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -66,3 +69,11 @@ chat-demo: check
 		echo; echo "=== callee persona: $$(basename $$persona .txt)"; \
 		$(BIN)/robot dialogs chat $(DEMO_SCRIPT) --var name=Alex < $$persona || exit 1; \
 	done
+
+# The console's vendored script, from the npm package (committed: nothing is fetched when the
+# robot is installed or run). Run on purpose to upgrade; then update robot/console/static/VENDORED.md.
+console-assets:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz && \
+		cp package/dist/htmx.min.js $(CURDIR)/robot/console/static/htmx.min.js && \
+		cp package/LICENSE $(CURDIR)/robot/console/static/htmx.LICENSE && \
+		sha256sum $(CURDIR)/robot/console/static/htmx.min.js && rm -rf $$tmp

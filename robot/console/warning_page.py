@@ -78,7 +78,7 @@ def build_router() -> APIRouter:
         if attempt is None or path is None or path.suffix != ".wav" or not path.is_file():
             raise Refused(404, "refused.no_recording", id=attempt_id)
         range_header = request.headers.get("range", "")
-        if not range_header or range_header.startswith("bytes=0-"):  # a player's further range requests are one listening
+        if not range_header or range_header.startswith("bytes=0-"):  # a player's further range requests are one listening (the page never preloads)
             await console.repository.record_access("recording_played", attempt.warning_id, principal.name,
                                                    {"attempt": attempt.id}, console.now())
         return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
