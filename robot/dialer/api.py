@@ -285,6 +285,13 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["WarningIn"] = WarningIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            schema["components"]["securitySchemes"] = {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "The intake token (api.token) or a personal token (robot users token NAME)"}}
+            for path, operations in schema["paths"].items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -96,6 +96,9 @@ async def test_health_metrics_and_the_openapi_document(api):
     schema = (await api.get("/openapi.json")).json()
     assert "/v1/warnings" in schema["paths"] and "/v1/escalations/{escalation_id}/resolve" in schema["paths"]
     assert set(schema["components"]["schemas"]["WarningIn"]["required"]) == {"id", "phone", "risk", "received_at"}
+    assert schema["paths"]["/v1/escalations"]["get"]["security"] == [{"bearer": []}]
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert not any(path.startswith(("/queue", "/login", "/warnings/")) for path in schema["paths"])  # pages are not API
     api.h.daemon.draining = True
     assert (await api.get("/healthz")).status_code == 503
 
