@@ -18,7 +18,7 @@ from ..store.repository import Repository
 from .credentials import TOKEN_PREFIX, token_hash
 from .ratelimit import LoginLimiter
 from .roles import Principal, Role, grants
-from .sessions import CSRF_FIELD, Sessions
+from .sessions import CSRF_FIELD, SESSION_COOKIE, Sessions
 
 
 class Refused(Exception):
@@ -68,7 +68,7 @@ async def principal_of(request: Request) -> Principal:
         return Principal(name=user.name, role=Role(user.role), via="token")
     session = console.sessions.read(request)
     if session is None:
-        expired = bool(request.cookies.get("robot_session"))
+        expired = bool(request.cookies.get(SESSION_COOKIE))
         raise Refused(401, "refused.session_expired" if expired else "refused.login_needed")
     user = await console.repository.get_user(session.name)
     if user is None or user.disabled:

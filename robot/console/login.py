@@ -30,14 +30,13 @@ def build_router() -> APIRouter:
 
     def form_page(request: Request, *, error: str | None, status_code: int, name: str = "") -> HTMLResponse:
         t = translator(request)
-        response = HTMLResponse("")
-        csrf = console_of(request).sessions.login_csrf(request, response)
+        sessions = console_of(request).sessions
+        csrf, cookie = sessions.login_csrf(request)
         body = render_body(request, "login.html", csrf=csrf, csrf_field=CSRF_FIELD, error=error, name=name,
                            next_path=safe_next(request.query_params.get("next")))
         page = render_page(request, None, t("login.title"), body, status_code=status_code)
-        for key, value in response.headers.items():
-            if key == "set-cookie":
-                page.headers.append(key, value)
+        if cookie is not None:
+            sessions.set_login_csrf(page, cookie)
         return page
 
     @router.get("/login")

@@ -63,15 +63,18 @@ class Sessions:
     def end(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure)
 
-    def login_csrf(self, request: Request, response: Response) -> str:
-        """The login form's CSRF value: the one the browser's cookie holds, or a new one (set)."""
+    def login_csrf(self, request: Request) -> tuple[str, str | None]:
+        """The login form's CSRF value: the one the browser's cookie holds, or a new one with
+        the signed cookie value to set (`set_login_csrf`)."""
         current = self._login_value(request)
         if current is not None:
-            return current
+            return current, None
         value = secrets.token_urlsafe(24)
-        response.set_cookie(LOGIN_CSRF_COOKIE, self._login.dumps(value), max_age=LOGIN_CSRF_SECONDS, httponly=True,
-                            samesite="lax", secure=self.secure, path="/")
-        return value
+        return value, self._login.dumps(value)
+
+    def set_login_csrf(self, response: Response, cookie: str) -> None:
+        response.set_cookie(LOGIN_CSRF_COOKIE, cookie, max_age=LOGIN_CSRF_SECONDS, httponly=True, samesite="lax",
+                            secure=self.secure, path="/")
 
     def login_csrf_ok(self, request: Request, submitted: str) -> bool:
         expected = self._login_value(request)
