@@ -21,6 +21,9 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/static/htmx.min.js", None, (200, 200, 200, 200, 200)),
     ("GET", "/login", None, (200, 200, 200, 200, 200)),
     ("GET", "/logout", None, (200, 200, 200, 200, 200)),
+    ("GET", "/", None, (303, 303, 303, 303, 303)),
+    ("POST", "/login", {"username": "li.officer", "password": "x"}, (403, 403, 403, 403, 403)),  # no CSRF value
+    ("POST", "/logout", {}, (303, 303, 303, 303, 303)),  # no session to end
     ("POST", "/v1/warnings", NEW_WARNING, (401, 201, 403, 403, 403)),
     ("GET", "/v1/warnings/W-call", None, (401, 200, 200, 200, 200)),
     ("GET", "/v1/escalations", None, (401, 200, 200, 200, 200)),
@@ -41,6 +44,7 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/audit", None, (401, 403, 403, 200, 200)),
     ("GET", "/users", None, (401, 403, 403, 403, 200)),
     ("POST", "/users/nobody/disable", {}, (401, 403, 403, 403, 404)),
+    ("POST", "/users", {"name": "sun.officer", "role": "officer", "password": "a long password"}, (401, 403, 403, 403, 303)),
 ]
 
 
@@ -61,8 +65,10 @@ async def test_role_by_route(console, method, path, body, statuses):
         else:
             response = await console.client.request(method, path, data=body, headers=headers)
         got.append(response.status_code)
-        if response.status_code in (401, 403):
-            assert response.json()["detail"], (caller, path)  # every refusal says why
+        if response.status_code in (401, 403):  # every refusal says why: JSON for API clients, the login form's alert
+            said = response.json()["detail"] if "json" in response.headers["content-type"] else \
+                response.text.split('role="alert">')[1].split("<")[0]
+            assert said.strip(), (caller, path)
     assert dict(zip(CALLERS, got, strict=True)) == dict(zip(CALLERS, statuses, strict=True))
 
 
