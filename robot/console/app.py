@@ -69,7 +69,7 @@ def dashboard_router() -> APIRouter:
     async def coming(request: Request, principal: Principal) -> HTMLResponse:
         t = translator(request)
         body = render_body(request, "message.html", heading=t("dashboard.coming"), message=t("dashboard.coming_text"),
-                           login_link=False, back=None)
+                           login_link=False, back=None, next_path=None)
         return render_page(request, principal, t("nav.dashboard"), body)
 
     @router.get("/dashboard")

@@ -67,7 +67,7 @@ def refused_response(request: Request, err: Refused) -> Response:
     t = translator(request)
     principal = getattr(request.state, "principal", None)
     body = render_body(request, "message.html", heading=t(f"status.{err.status}"), message=t(err.key, **err.params),
-                       login_link=err.status == 401, back=None)
+                       login_link=err.status == 401, back=None, next_path=request.url.path)
     response = render_page(request, principal, t(f"status.{err.status}"), body, status_code=err.status)
     response.headers.update({k: v for k, v in err.headers.items() if k != "WWW-Authenticate"})
     return response

@@ -55,7 +55,7 @@ def build_router() -> APIRouter:
 
     def conflict_page(request: Request, principal: Principal, err: Exception, back: str) -> HTMLResponse:
         t = translator(request)
-        body = render_body(request, "message.html", heading=t("status.409"), message=str(err), login_link=False, back=back)
+        body = render_body(request, "message.html", heading=t("status.409"), message=str(err), login_link=False, back=back, next_path=None)
         return render_page(request, principal, t("status.409"), body, status_code=409)
 
     @router.post("/escalations/{escalation_id}/claim")

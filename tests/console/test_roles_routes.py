@@ -84,7 +84,7 @@ async def test_refusals_say_why_in_json_for_the_api_and_as_a_page_for_people(con
     assert page.status_code == 403 and "text/html" in page.headers["content-type"]
     assert "li.officer（officer）无权执行此操作：需要 supervisor 角色。" in page.text
     login_first = await client.get("/queue", headers={"Accept": "text/html"})
-    assert login_first.status_code == 401 and 'href="/login"' in login_first.text and "请先登录。" in login_first.text
+    assert login_first.status_code == 401 and 'href="/login?next=/queue"' in login_first.text and "请先登录。" in login_first.text
 
 
 async def test_a_disabled_users_token_stops_working_and_a_new_token_replaces_the_old(console):
