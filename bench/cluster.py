@@ -12,6 +12,9 @@ Warnings are posted to the first node only (as a warning system would post to on
 1. Warning to dial: one warning at a time, POST sent -> INVITE arrived (free capacity).
 2. Dial rate, uncapped (`calls_per_second: 1000`): a burst of warnings; INVITEs per second
    over the middle 80 % of the run.
+3. The two ways to pace a cluster (`cluster_pacing: bucket|shares`), with two nodes: the same
+   warning->INVITE and uncapped rate, and at a capped rate (`--capped`, default 20/s): the rate
+   reached and the most INVITEs in any one second (must not exceed the cap).
 
 Writes bench/results/cluster.json.
 """
@@ -47,12 +50,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def postmaster(server: PostgresServer) -> int:
+    return int((server.data / "postmaster.pid").read_text().split()[0])
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 async def start_nodes(database: str, count: int, trunk_port: int, workers: int, rate: float,
-                      workdir: Path) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+                      workdir: Path, pacing: str = "bucket") -> tuple[list[subprocess.Popen[bytes]], list[str]]:
     processes, urls = [], []
     for n in range(count):
         home = workdir / f"node-{n}"
@@ -61,7 +68,7 @@ async def start_nodes(database: str, count: int, trunk_port: int, workers: int, 
         config = write_config(home, trunk_port, port, workers, rate)
         text = config.read_text().replace("node_id: bench", f"node_id: bench-{n}")
         text = text.replace(f"database: '{home / 'robot.db'}'", f"database: '{database or home / 'robot.db'}'")
-        config.write_text(text + f"results_journal_file: '{home / 'results.jsonl'}'\n")
+        config.write_text(text + f"results_journal_file: '{home / 'results.jsonl'}'\ncluster_pacing: {pacing}\n")
         env = {**os.environ, "ROBOT_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
         log = (home / "robot.log").open("wb")
         processes.append(subprocess.Popen([sys.executable, "-m", "robot.cli", "run", "--config", str(config)], cwd=REPO,
@@ -81,13 +88,57 @@ async def start_nodes(database: str, count: int, trunk_port: int, workers: int, 
     return processes, urls
 
 
-async def measure(label: str, database: str, nodes: int, args: argparse.Namespace) -> dict[str, Any]:
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes and all their descendants alive."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    wanted, total = set(roots), 0.0
+    for pid in sorted(parents):  # descendants have larger pids, mostly; walk up to be sure
+        walk = pid
+        while walk not in wanted and walk in parents and walk > 1:
+            walk = parents[walk]
+        if walk in wanted:
+            total += times.get(pid, 0.0)
+    return total
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The most INVITEs that arrived within any one second (times sorted)."""
+    most, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+async def measure(label: str, database: str, nodes: int, args: argparse.Namespace, pacing: str = "bucket",
+                  rate: float = UNCAPPED, postgres: PostgresServer | None = None) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     trunk = Trunk()
     transport, _ = await loop.create_datagram_endpoint(lambda: trunk, local_addr=("127.0.0.1", 0))
     workdir = Path(tempfile.mkdtemp(prefix="robot-cluster-bench-"))
-    processes, urls = await start_nodes(database, nodes, transport.get_extra_info("sockname")[1], args.workers, UNCAPPED, workdir)
-    result: dict[str, Any] = {"store": label, "nodes": nodes, "slots": nodes * args.workers * 4}
+    processes, urls = await start_nodes(database, nodes, transport.get_extra_info("sockname")[1], args.workers, rate, workdir,
+                                        pacing)
+    result: dict[str, Any] = {"store": label, "nodes": nodes, "slots": nodes * args.workers * 4, "pacing": pacing,
+                              "calls_per_second": rate}
     try:
         async with httpx.AsyncClient(base_url=urls[0], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as api:
             await asyncio.sleep(3)  # let every node's scheduler settle
@@ -104,6 +155,9 @@ async def measure(label: str, database: str, nodes: int, args: argparse.Namespac
                                               "p95": round(percentile(latencies, 0.95) * 1000, 1),
                                               "max": round(max(latencies) * 1000, 1), "samples": len(latencies)}
             load_before = load_average()
+            busy_before, total_before = cpu_ticks()
+            roots = [p.pid for p in processes] + ([postmaster(postgres)] if postgres and database else [])
+            robot_cpu_before, bench_cpu_before = tree_cpu_seconds(roots), time.process_time()
             burst = [warning(n, "rate") for n in range(args.warnings)]
             started = time.monotonic()
             for index in range(0, len(burst), 100):
@@ -113,9 +167,18 @@ async def measure(label: str, database: str, nodes: int, args: argparse.Namespac
             times = sorted(t for key, t in trunk.invites.items() if key.startswith("rate-"))
             middle = times[len(times) // 10: len(times) * 9 // 10]
             result["sustained_invites_per_second"] = round((len(middle) - 1) / (middle[-1] - middle[0]), 1)
+            result["most_invites_in_one_second"] = most_in_one_second(times)
+            result["most_invites_in_five_seconds"] = most_in_one_second([t / 5 for t in times])
             result["all_dialled_after_seconds"] = round(times[-1] - started, 2)
             result["load_average_before_burst"] = load_before
             result["load_average_after_burst"] = load_average()
+            busy_after, total_after = cpu_ticks()
+            result["cpu_busy_during_burst"] = round((busy_after - busy_before) / max(1, total_after - total_before), 3)
+            # CPU spent per call started, by the nodes, their workers and PostgreSQL (the trunk apart):
+            # cores / this is the most INVITEs a second these processes could start on this machine.
+            robot_cpu = tree_cpu_seconds(roots) - robot_cpu_before
+            result["cpu_ms_per_invite"] = round(robot_cpu / len(burst) * 1000, 2)
+            result["trunk_cpu_ms_per_invite"] = round((time.process_time() - bench_cpu_before) / len(burst) * 1000, 2)
     finally:
         for process in processes:
             process.terminate()
@@ -131,10 +194,16 @@ async def measure(label: str, database: str, nodes: int, args: argparse.Namespac
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     server = PostgresServer(durable=True).start()
+    runs = []
     try:
-        runs = [await measure("sqlite", "", 1, args)]
-        runs.append(await measure("postgresql", server.create_database("bench"), 1, args))
-        runs.append(await measure("postgresql", server.create_database("bench"), 2, args))
+        if "stores" in args.parts:
+            runs.append(await measure("sqlite", "", 1, args))
+            runs.append(await measure("postgresql", server.create_database("bench"), 1, args, postgres=server))
+            runs.append(await measure("postgresql", server.create_database("bench"), 2, args, postgres=server))
+        if "pacing" in args.parts:  # the two, alternately, in the same conditions
+            for rate in (UNCAPPED, args.capped):
+                for pacing in ("bucket", "shares"):
+                    runs.append(await measure("postgresql", server.create_database("bench"), 2, args, pacing, rate, server))
     finally:
         server.stop()
     return {"machine": f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -146,15 +215,20 @@ def run() -> None:
     parser.add_argument("--workers", type=int, default=2, help="call-worker processes per node (4 calls each)")
     parser.add_argument("--warnings", type=int, default=400)
     parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--capped", type=float, default=20.0, help="calls_per_second of the capped pacing runs")
+    parser.add_argument("--parts", nargs="+", choices=("stores", "pacing"), default=["stores", "pacing"])
     args = parser.parse_args()
     results = asyncio.run(main(args))
     out = REPO / "bench" / "results" / "cluster.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print("| store | nodes | warning->INVITE p50 / p95 | sustained INVITEs/s (uncapped) |\n| --- | --- | --- | --- |")
+    print("| store | nodes | pacing | calls_per_second | warning->INVITE p50 / p95 | sustained INVITEs/s | most in 1 s |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |")
     for r in results["runs"]:
         lat = r["warning_to_invite_ms"]
-        print(f"| {r['store']} | {r['nodes']} | {lat['p50']} / {lat['p95']} ms | {r['sustained_invites_per_second']} |")
+        cap = "uncapped" if r["calls_per_second"] == UNCAPPED else r["calls_per_second"]
+        print(f"| {r['store']} | {r['nodes']} | {r['pacing']} | {cap} | {lat['p50']} / {lat['p95']} ms | "
+              f"{r['sustained_invites_per_second']} | {r['most_invites_in_one_second']} |")
     print(f"(written to {out})")
 
 

@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -253,7 +254,12 @@ class DialerConfig(_Model):
     api: ApiConfig = ApiConfig()
     intake: IntakeConfig = IntakeConfig()
     workers: WorkersConfig = WorkersConfig()
-    calls_per_second: float = Field(default=10, gt=0, description="Pacing of new INVITEs")
+    calls_per_second: float = Field(default=10, gt=0, description="Pacing of new INVITEs (for the whole cluster on PostgreSQL)")
+    cluster_pacing: Literal["bucket", "shares"] = Field(
+        default="bucket",
+        description="On a shared store: one token bucket in the database (exact), or each node paces itself at its "
+                    "share, calls_per_second / nodes alive (no database round trip per call); see docs/benchmarks.md",
+    )
     calling_windows: dict[RiskLevel, Window | None] = Field(
         default={RiskLevel.LOW: Window(start=dt.time(8), end=dt.time(21)), RiskLevel.MEDIUM: None},
         description="Local time; null means any hour",

@@ -89,7 +89,7 @@ class Daemon(PoolListener):
             config_path=config_path, start_timeout_seconds=config.workers.start_timeout_seconds,
             restart_delay_seconds=config.workers.restart_delay_seconds, log_path=config.workers.log_file,
         )
-        self.pacing = pacing_for(repository, config.calls_per_second)
+        self.pacing = pacing_for(repository, config.calls_per_second, config.cluster_pacing, lambda: len(self.nodes_alive))
         breaker = config.circuit_breaker
         self.breaker = CircuitBreaker(breaker.window_seconds, breaker.min_attempts, breaker.failure_ratio, breaker.open_seconds)
         hooks = config.webhooks
@@ -312,6 +312,7 @@ class Daemon(PoolListener):
         await self.repository.open()
         await self.recorder.replay(JOURNAL_REPLAY_SECONDS)
         await self.repository.heartbeat(self.config.node_id, self.api_url, self.clock.now(), starting=True)
+        self.nodes_alive = await self.repository.nodes_alive(since=self.clock.now() - 3 * HEARTBEAT_SECONDS)
         recovered = await self.repository.recover(self.clock.now(), owner=self.config.node_id)
         if recovered:
             self.metrics.interrupted.inc(len(recovered))

@@ -92,6 +92,13 @@ class Pacer:
         self._refill(now)
         self._tokens -= 1
 
+    def set_rate(self, rate_per_second: float, now: float) -> None:
+        """A new rate from now on (what was earned so far at the old one is kept, up to the new burst)."""
+        self._refill(now)
+        self.rate = rate_per_second
+        self.burst = max(1.0, rate_per_second / 10)
+        self._tokens = min(self.burst, self._tokens)
+
     def give_back(self, now: float) -> None:
         """A token taken for a call that did not start."""
         self._refill(now)

@@ -355,8 +355,26 @@ _SEVERAL_NODES = Migration.portable(
     """
 )
 
+_ONE_OPEN_WARNING_PER_NUMBER = Migration.portable(
+    # 5: at most one open (queued or calling) warning per number, as a constraint of the
+    # database: two nodes taking warnings for one number at the same moment cannot both queue
+    # one (the second is merged into the first). Open doubles a race left behind are merged
+    # first, into the one being called, else the oldest.
+    """
+    UPDATE warnings SET status = 'merged', merged_into = (
+            SELECT w2.id FROM warnings w2
+            WHERE w2.phone = warnings.phone AND w2.id <> warnings.id AND w2.status IN ('queued', 'calling')
+            ORDER BY CASE WHEN w2.status = 'calling' THEN 0 ELSE 1 END, w2.id LIMIT 1)
+        WHERE status = 'queued' AND EXISTS (
+            SELECT 1 FROM warnings w2
+            WHERE w2.phone = warnings.phone AND w2.id <> warnings.id
+              AND (w2.status = 'calling' OR (w2.status = 'queued' AND w2.id < warnings.id)));
+    CREATE UNIQUE INDEX warnings_one_open_per_number ON warnings(phone) WHERE status IN ('queued', 'calling');
+    """
+)
+
 _CONSOLE_USERS = Migration.portable(
-    # 7: the officers' console. Users with a role, their password as an argon2 hash and their
+    # 6: the officers' console. Users with a role, their password as an argon2 hash and their
     # personal API token as its SHA-256 (one current token each: a new one replaces it). A
     # disabled user keeps the name (the audit log names them). The audit log is read by kind,
     # newest first, for the supervisors' audit trail. An escalation opened live whose officer
@@ -384,8 +402,6 @@ _CONSOLE_USERS = Migration.portable(
 MIGRATIONS: list[Migration | str] = [
     *(Migration(sqlite=lite, postgresql=pg) for lite, pg in zip(_SQLITE, _POSTGRESQL, strict=True)),
     _SEVERAL_NODES,
-    # 5 and 6 are other branches' (issues in flight when this was written); when merging, this
-    # list keeps their order and _CONSOLE_USERS comes after them, as number 7. Until then it is
-    # this list's fifth.
+    _ONE_OPEN_WARNING_PER_NUMBER,
     _CONSOLE_USERS,
 ]

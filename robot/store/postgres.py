@@ -43,6 +43,9 @@ DELIVERY_CLAIM_SECONDS = 120.0
 """A delivery a node has taken is left to it this long; if the node dies, another takes it over then."""
 
 
+INTAKE_LOCK = 0x6E756D  # the advisory lock class intake holds per number ("num")
+
+
 class _NumberBusy(Exception):
     """The database refused a second live attempt for one number (the claim is undone)."""
 
@@ -79,39 +82,51 @@ class PostgresRepository(PostgresQueue, PostgresUsers):
 
     async def accept_warnings(self, intakes: Sequence[Intake], now: float) -> list[Accepted]:
         async with self.database.transaction() as db:
+            # Other nodes taking warnings for these numbers wait here, so the carrier one of them
+            # queues is seen and merged into (locks taken in one order: no deadlock between batches).
+            await db.execute(
+                "SELECT pg_advisory_xact_lock(%s::int, hashtext(p)) FROM (SELECT DISTINCT p FROM unnest(%s::text[]) AS p ORDER BY p) AS numbers",
+                (INTAKE_LOCK, sorted({intake.warning.phone for intake in intakes})),
+            )
             return [await self._accept(db, intake, now) for intake in intakes]
 
     async def _accept(self, db: Connection, intake: Intake, now: float) -> Accepted:
         warning = intake.warning
-        status, merged_into, merged_into_external_id = WarningStatus.QUEUED.value, None, None
-        carrier = None
-        if intake.escalate is None:
-            carrier = await fetch_one(
-                db, "SELECT * FROM warnings WHERE phone = %s AND status IN ('queued', 'calling') ORDER BY id LIMIT 1",
-                warning.phone,
+        for _ in range(2):
+            status, merged_into, merged_into_external_id = WarningStatus.QUEUED.value, None, None
+            carrier = None
+            if intake.escalate is None:
+                carrier = await fetch_one(
+                    db, "SELECT * FROM warnings WHERE phone = %s AND status IN ('queued', 'calling') ORDER BY id LIMIT 1",
+                    warning.phone,
+                )
+                if carrier is not None and carrier["external_id"] != warning.external_id:
+                    status, merged_into, merged_into_external_id = WarningStatus.MERGED.value, carrier["id"], carrier["external_id"]
+            else:
+                status = WarningStatus.DONE.value
+            # ON CONFLICT: another node storing the same warning at this moment is waited for, not
+            # failed; one queueing another warning for the number (the one-open-warning index) too.
+            row = await fetch_one(
+                db,
+                """INSERT INTO warnings (external_id, phone, dial_number, name, risk, fraud_type, language, received_at,
+                   callback_url, extra, accepted_at, status, next_attempt_at, merged_into, outcome, updated_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT DO NOTHING RETURNING *""",
+                warning.external_id, warning.phone, warning.dial_number, warning.name, warning.risk.value, warning.fraud_type,
+                warning.language, warning.received_at, warning.callback_url, json.dumps(warning.extra, ensure_ascii=False),
+                now, status, now, merged_into, AttemptOutcome.ESCALATED.value if intake.escalate else None, now,
             )
-            if carrier is not None and carrier["external_id"] != warning.external_id:
-                status, merged_into, merged_into_external_id = WarningStatus.MERGED.value, carrier["id"], carrier["external_id"]
-        else:
-            status = WarningStatus.DONE.value
-        # ON CONFLICT: another node storing the same warning at this moment is waited for, not failed.
-        row = await fetch_one(
-            db,
-            """INSERT INTO warnings (external_id, phone, dial_number, name, risk, fraud_type, language, received_at,
-               callback_url, extra, accepted_at, status, next_attempt_at, merged_into, outcome, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (external_id) DO NOTHING RETURNING *""",
-            warning.external_id, warning.phone, warning.dial_number, warning.name, warning.risk.value, warning.fraud_type,
-            warning.language, warning.received_at, warning.callback_url, json.dumps(warning.extra, ensure_ascii=False),
-            now, status, now, merged_into, AttemptOutcome.ESCALATED.value if intake.escalate else None, now,
-        )
-        if row is None:  # stored before: idempotent
+            if row is not None:
+                break
             existing = await fetch_one(db, "SELECT * FROM warnings WHERE external_id = %s", warning.external_id)
-            assert existing is not None
-            carrier_id = existing["merged_into"]
-            carrier_row = await fetch_one(db, "SELECT external_id FROM warnings WHERE id = %s", carrier_id) if carrier_id else None
-            return Accepted(warning=warning_record(existing), created=False, merged_into=carrier_id,
-                            merged_into_external_id=carrier_row["external_id"] if carrier_row else None)
+            if existing is not None:  # stored before: idempotent
+                carrier_id = existing["merged_into"]
+                carrier_row = await fetch_one(db, "SELECT external_id FROM warnings WHERE id = %s", carrier_id) if carrier_id else None
+                return Accepted(warning=warning_record(existing), created=False, merged_into=carrier_id,
+                                merged_into_external_id=carrier_row["external_id"] if carrier_row else None)
+            # else a warning for the number was queued after the look above: look again, merge into it
+        else:
+            raise RuntimeError(f"warning {warning.external_id}: the number's open warning changed twice while storing it")
         warning_id = row["id"]
         if carrier is not None and merged_into is not None and RISK_RANK[warning.risk.value] > RISK_RANK[carrier["risk"]]:
             await db.execute("UPDATE warnings SET risk = %s, updated_at = %s WHERE id = %s", (warning.risk.value, now, merged_into))

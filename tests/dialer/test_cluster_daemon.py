@@ -9,19 +9,20 @@ import pytest
 from robot.clock import VirtualClock
 from robot.dialer.config import DialerConfig
 from robot.dialer.daemon import Daemon
-from robot.dialer.pacing import ClusterPacing
+from robot.dialer.pacing import ClusterPacing, SharePacing
 from robot.store import PostgresRepository
 from tests.conftest import DIALOGS
 from tests.dialer.conftest import FakePool, local
 
 
 @pytest.fixture
-async def cluster(postgres_url, shipped_scripts, tmp_path):
+async def cluster(request, postgres_url, shipped_scripts, tmp_path):
+    mode = getattr(request, "param", "bucket")
     clock = VirtualClock(local(10))
     daemons = []
     for name in ("node-a", "node-b"):
         config = DialerConfig(node_id=name, database=postgres_url, dialogs_dir=DIALOGS, calls_per_second=4,
-                              results_journal_file=tmp_path / f"{name}.jsonl")
+                              cluster_pacing=mode, results_journal_file=tmp_path / f"{name}.jsonl")
         daemon = Daemon(config, PostgresRepository(postgres_url, node_id=name), clock=clock, pool=FakePool(slots=100),
                         library=shipped_scripts, api_url=f"http://{name}:8080")
         await daemon.repository.open()
@@ -49,6 +50,39 @@ async def test_two_nodes_share_the_work_and_one_pace(cluster):
     jobs = [job.request.warning_id for d in (a, b) for job in d.pool.jobs]  # type: ignore[attr-defined]
     assert len(jobs) == len(set(jobs)) == 20  # no warning dialled by both
     assert min(len(d.pool.jobs) for d in (a, b)) > 0  # type: ignore[attr-defined]
+
+
+def started(*daemons: Daemon) -> int:
+    return sum(len(d.pool.jobs) for d in daemons)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cluster", ["shares"], indirect=True)
+async def test_with_shares_each_node_paces_itself_at_its_share_and_takes_a_dead_nodes_share(cluster):
+    clock, (a, b) = cluster
+    assert all(isinstance(d.pacing, SharePacing) for d in (a, b))
+    for daemon in (a, b, a):  # each writes that it is alive and reads who else is
+        await daemon.refresh_gauges()
+    await a.submit([{"id": f"W-{n}", "phone": f"1380013{n:04d}", "risk": "medium", "received_at": "2026-11-23T09:00:00"}
+                    for n in range(60)])
+    started_by_second: list[tuple[int, int]] = []
+    for step in range(40):  # 5 s in steps of 1/8 s
+        for daemon in (a, b):
+            await daemon.schedule_once()
+        if step % 8 == 7:
+            started_by_second.append((started(a), started(b)))
+            for daemon in (a, b):
+                await daemon.refresh_gauges()
+        clock.advance(1 / 8)
+    # 4 a second for the cluster: 2 each, one at once (each node's burst), then one every half second.
+    assert started_by_second == [(2, 2), (4, 4), (6, 6), (8, 8), (10, 10)]
+    # node-b dies (no more heartbeats): once it is no longer listed, node-a paces at the whole rate.
+    clock.advance(16)
+    await a.refresh_gauges()
+    before = started(a)
+    for _ in range(8):
+        await a.schedule_once()
+        clock.advance(1 / 8)
+    assert [n.node_id for n in a.nodes_alive] == ["node-a"] and started(a) - before == 4
 
 
 async def test_each_nodes_health_names_the_store_and_both_nodes(cluster):

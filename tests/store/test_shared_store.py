@@ -20,7 +20,9 @@ from robot.store import (
     StoreUnavailable,
     WarningStatus,
 )
-from robot.store.migrations import MIGRATIONS
+from robot.store.migrations import MIGRATIONS, script
+from robot.store.records import Intake
+from robot.store.sqlite import SqliteRepository
 from tests.store.test_sqlite import NOW, claim, warning
 
 BUSY = AttemptResult(sip_status=486, call_outcome="busy", outcome="busy")
@@ -35,7 +37,9 @@ async def raw(store, statement: str) -> None:  # type: ignore[no-untyped-def]
 async def test_the_database_refuses_a_second_live_attempt_for_one_number(store):
     a = (await store.accept_warning(warning("W-1"), NOW)).warning
     b = (await store.accept_warning(warning("W-2", "+8613900000000"), NOW)).warning
-    # Two queued warnings for one number (two nodes took them in at the same moment, say).
+    # Two queued warnings for one number, as a database from before the one-open-warning migration could hold
+    # (two nodes took them in at the same moment): the attempts' own constraint still holds.
+    await raw(store, "DROP INDEX warnings_one_open_per_number")
     await raw(store, f"UPDATE warnings SET phone = '+8613800138000' WHERE id = {b.id}")
     first = await claim(store, a.id)
     assert first is not None
@@ -48,6 +52,34 @@ async def test_the_database_refuses_a_second_live_attempt_for_one_number(store):
                              VALUES ({b.id}, 1, '+8613800138000', 'x', 's', 'v', {NOW}, 'in_flight')""")
     await store.finish_attempt(first.id, BUSY, Decision(finished=True, outcome="busy"), NOW + 5)
     assert await claim(store, b.id, owner="node-b", now=NOW + 6) is not None  # the number is free again
+
+
+async def test_a_number_has_one_open_warning_by_the_databases_own_constraint(store):
+    a = (await store.accept_warning(warning("W-1"), NOW)).warning
+    b = (await store.accept_warning(warning("W-2", "+8613900000000"), NOW)).warning
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):  # whatever code checks or does not
+        await raw(store, f"UPDATE warnings SET phone = '{a.phone}' WHERE id = {b.id}")
+    finished = (await store.accept_warning(warning("W-3", "+8613700000000"), NOW, escalate="high_risk")).warning
+    await raw(store, f"UPDATE warnings SET phone = '{a.phone}' WHERE id = {finished.id}")  # done ones are not open
+
+
+async def test_the_one_open_warning_migration_merges_the_open_doubles_a_race_left_into_the_one_being_called(store):
+    numbers = ("+8613800000001", "+8613800000002")
+    made = [(await store.accept_warning(warning(f"W-{n}", f"+86139{n:08d}"), NOW)).warning for n in range(5)]
+    await raw(store, "DROP INDEX warnings_one_open_per_number")  # the schema before that migration
+    # Number 1: three queued (the oldest carries); number 2: one queued, one being called (that one carries).
+    for w, number in zip(made, (numbers[0], numbers[0], numbers[0], numbers[1], numbers[1]), strict=True):
+        await raw(store, f"UPDATE warnings SET phone = '{number}' WHERE id = {w.id}")
+    await raw(store, f"UPDATE warnings SET status = 'calling' WHERE id = {made[4].id}")
+    dialect = "sqlite" if isinstance(store, SqliteRepository) else "postgresql"
+    [migration] = [m for m in MIGRATIONS if "warnings_one_open_per_number" in script(m, dialect)]
+    for statement in script(migration, dialect).split(";"):
+        if statement.strip():
+            await raw(store, statement)
+    got = [await store.get_warning(w.id) for w in made]
+    assert [(w.status.value, w.merged_into) for w in got] == [
+        ("queued", None), ("merged", made[0].id), ("merged", made[0].id), ("merged", made[4].id), ("calling", None),
+    ]
 
 
 async def test_nodes_say_they_are_alive(store):
@@ -84,6 +116,25 @@ async def test_two_nodes_racing_for_the_same_warnings_each_win_different_ones(no
     owners = {w.id: w.lease_owner for w in [await a.get_warning(i) for i in ids]}
     assert set(owners.values()) <= {"node-a", "node-b"}
     assert await a.due_warnings(NOW, [RiskLevel.MEDIUM], 100) == []
+
+
+async def test_two_nodes_taking_warnings_for_one_number_at_once_queue_one_and_merge_the_other(nodes):
+    a, b = nodes
+    for n in range(25):  # both nodes store a warning for the same number at the same moment
+        number = f"+86138{n:08d}"
+        first, second = await asyncio.gather(a.accept_warning(warning(f"A-{n}", number), NOW),
+                                             b.accept_warning(warning(f"B-{n}", number), NOW))
+        assert first.created and second.created
+        stored = sorted([first.warning, second.warning], key=lambda w: w.id)
+        assert [w.status for w in stored] == [WarningStatus.QUEUED, WarningStatus.MERGED]
+        assert stored[1].merged_into == stored[0].id
+    # Batches naming the same numbers in opposite orders wait for each other without a deadlock.
+    numbers = [f"+86137{n:08d}" for n in range(40)]
+    batch_a = [Intake(warning=warning(f"C-{n}", number)) for n, number in enumerate(numbers)]
+    batch_b = [Intake(warning=warning(f"D-{n}", number)) for n, number in enumerate(reversed(numbers))]
+    got_a, got_b = await asyncio.gather(a.accept_warnings(batch_a, NOW), b.accept_warnings(batch_b, NOW))
+    queued = [x.warning.phone for x in [*got_a, *got_b] if x.warning.status is WarningStatus.QUEUED]
+    assert sorted(queued) == sorted(numbers)
 
 
 async def test_a_dead_nodes_attempts_are_recovered_by_another_after_its_lease_expires(nodes):
