@@ -18,9 +18,10 @@ from .records import (
 )
 from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavailable
 from .sqlite import SqliteRepository
+from .statistics import PeriodStatistics
 
 __all__ = [
     "Accepted", "AttemptRecord", "AttemptResult", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
-    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
+    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PeriodStatistics", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
     "StoreError", "StoreUnavailable", "WarningRecord", "WarningStatus",
 ]

@@ -23,6 +23,7 @@ from ..dialog.const import AttemptOutcome, EscalationMode, RiskLevel
 from .postgres_db import Connection, PostgresDatabase, fetch_all, fetch_one
 from .postgres_queue import PostgresQueue
 from .postgres_rows import attempt_record, audit, open_escalation, queue_outcomes, warning_record
+from .postgres_stats import PostgresStatistics
 from .records import (
     Accepted,
     AttemptRecord,
@@ -46,7 +47,7 @@ class _NumberBusy(Exception):
     """The database refused a second live attempt for one number (the claim is undone)."""
 
 
-class PostgresRepository(PostgresQueue):
+class PostgresRepository(PostgresStatistics, PostgresQueue):
     def __init__(
         self, url: str, *, node_id: str = "robot", delivery_claim_seconds: float = DELIVERY_CLAIM_SECONDS,
         max_connections: int = 10,

@@ -31,6 +31,7 @@ from .records import (
     WarningDetail,
     WarningRecord,
 )
+from .statistics import PeriodStatistics
 
 
 class StoreError(Exception):
@@ -247,6 +248,15 @@ class Repository(ABC):
 
     @abstractmethod
     async def audit_log(self, warning_id: int) -> list[dict[str, Any]]: ...
+
+    # -- the supervisors' figures ------------------------------------------------------
+
+    @abstractmethod
+    async def period_statistics(self, since: float, until: float, bucket_starts: Sequence[float] = ()) -> PeriodStatistics:
+        """What happened in [since, until): warnings by risk, calls placed, answered and
+        dissuaded, outcomes, escalations by reason, the median time from a warning to its
+        first call, per scam type and per script version, and per bucket (`bucket_starts`,
+        increasing, within the period). `statistics.py` says exactly what each counts."""
 
     # -- nodes and pacing ------------------------------------------------------------
 

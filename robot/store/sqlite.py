@@ -40,6 +40,7 @@ from .sqlite_rows import (
     queue_outcomes,
     warning_record,
 )
+from .sqlite_stats import SqliteStatistics
 
 RISK_ORDER = "CASE risk WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
 RISK_RANK = {"low": 0, "medium": 1, "high": 2}
@@ -49,7 +50,7 @@ class _NumberBusy(Exception):
     """The database refused a second live attempt for one number."""
 
 
-class SqliteRepository(SqliteQueue):
+class SqliteRepository(SqliteStatistics, SqliteQueue):
     migrations = MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
