@@ -137,6 +137,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         description="Warnings in; calls, escalations and outcomes out. Every /v1 route needs `Authorization: Bearer <token>`.",
     )
     app.state.token = token
+    app.state.daemon = daemon  # what the console's pages read (robot/console/dashboard.py)
     auth = [Depends(authorised)]
     limits = daemon.config.intake
     app.add_middleware(BodyLimit, max_bytes=daemon.config.api.max_body_bytes)

@@ -34,8 +34,9 @@ async def call(store, warning_id: int, script: tuple[str, str], at: float):  # t
     return attempt
 
 
-async def seed(store) -> None:  # type: ignore[no-untyped-def]
-    """A day of work. Times are seconds after T0; the delay to the first call is in brackets."""
+async def seed(store, start: float = T0) -> None:  # type: ignore[no-untyped-def]
+    """A day of work from `start` (T0 below). Times are seconds after it; the delay to the first call is in brackets."""
+    T0 = start  # noqa: N806
 
     async def accept(external_id: str, at: float, **fields):  # type: ignore[no-untyped-def]
         return (await store.accept_warning(warning(external_id, **fields), T0 + at)).warning

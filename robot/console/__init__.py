@@ -1,0 +1,1 @@
+"""The officers' console and the supervisors' dashboard."""
