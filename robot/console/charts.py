@@ -31,6 +31,13 @@ class Bar:
     value: float
     shown: str | None = None
     """The value as written beside the bar (default: the number)."""
+    colour: str | None = None
+    """Default: the palette's, in turn."""
+
+
+def text_width(text: str, font_size: float = 12) -> float:
+    """Roughly how wide `text` is drawn: CJK characters are about a square, others about half."""
+    return sum(font_size if ord(ch) >= 0x2E80 else font_size * 0.6 for ch in text)
 
 
 @dataclass(frozen=True)
@@ -39,30 +46,33 @@ class Series:
     values: Sequence[float]
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, label_width: float = 150, width: float = 520, bar_height: float = 22,
+def bar_chart(bars: Sequence[Bar], *, title: str, width: float = 420, bar_height: float = 20, scale_max: float | None = None,
               empty: str = "-") -> str:
-    """Horizontal bars, longest to scale with the largest value; with no bars, `empty` is written."""
+    """Horizontal bars, to scale with `scale_max` (default: the largest value); labels on the
+    left, each value written after its bar. With no bars, `empty` is written."""
     gap = 6
     top = 8
-    value_width = 70
+    label_width = min(width * 0.45, max((text_width(bar.label) for bar in bars), default=40) + 10)
+    shown = [bar.shown if bar.shown is not None else _number(bar.value) for bar in bars]
+    value_width = max((text_width(text) for text in shown), default=20) + 10
     height = top * 2 + max(1, len(bars)) * (bar_height + gap)
-    track = width - label_width - value_width
-    largest = max((bar.value for bar in bars), default=0) or 1
+    track = max(40.0, width - label_width - value_width)
+    largest = scale_max or max((bar.value for bar in bars), default=0) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bar-chart" role="img" viewBox="0 0 {width:g} {height:g}" '
              f'width="100%" aria-label="{_attribute(title)}"><title>{escape(title)}</title>']
     if not bars:
-        parts.append(f'<text x="{label_width:g}" y="{top + bar_height * 0.7:g}" {FONT} fill="#6b7280">{escape(empty)}</text>')
-    for index, bar in enumerate(bars):
+        parts.append(f'<text x="{width / 2:g}" y="{top + bar_height * 0.7:g}" text-anchor="middle" {FONT} '
+                     f'fill="#6b7280">{escape(empty)}</text>')
+    for index, (bar, text) in enumerate(zip(bars, shown, strict=True)):
         y = top + index * (bar_height + gap)
-        length = max(0.0, bar.value) / largest * track
-        shown = bar.shown if bar.shown is not None else _number(bar.value)
-        colour = PALETTE[index % len(PALETTE)]
+        length = min(1.0, max(0.0, bar.value) / largest) * track
+        colour = bar.colour or PALETTE[index % len(PALETTE)]
         parts.append(
-            f'<g class="bar"><title>{escape(bar.label)}: {escape(shown)}</title>'
-            f'<text x="{label_width - 6:g}" y="{y + bar_height * 0.7:g}" text-anchor="end" {FONT}>{escape(bar.label)}</text>'
-            f'<rect x="{label_width:g}" y="{y:g}" width="{length:.1f}" height="{bar_height:g}" fill="{colour}" '
+            f'<g class="bar"><title>{escape(bar.label)}: {escape(text)}</title>'
+            f'<text x="{label_width - 6:.1f}" y="{y + bar_height * 0.7:g}" text-anchor="end" {FONT}>{escape(bar.label)}</text>'
+            f'<rect x="{label_width:.1f}" y="{y:g}" width="{length:.1f}" height="{bar_height:g}" fill="{colour}" '
             f'data-value="{_attribute(_number(bar.value))}"/>'
-            f'<text x="{label_width + length + 6:.1f}" y="{y + bar_height * 0.7:g}" {FONT}>{escape(shown)}</text></g>'
+            f'<text x="{label_width + length + 6:.1f}" y="{y + bar_height * 0.7:g}" {FONT}>{escape(text)}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -105,7 +115,7 @@ def line_chart(x_labels: Sequence[str], series: Sequence[Series], *, title: str,
         parts.append(f'<line x1="{left:g}" x2="{width - right:g}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>'
                      f'<text x="{left - 6:g}" y="{y(tick) + 4:.1f}" text-anchor="end" {FONT} fill="#6b7280">{escape(value_text(tick))}</text>')
     for index, label in enumerate(x_labels):
-        if index % every == 0 or index == count - 1:
+        if index % every == 0:
             parts.append(f'<text x="{x(index):.1f}" y="{height - bottom + 16:g}" text-anchor="middle" {FONT} '
                          f'fill="#6b7280">{escape(label)}</text>')
     legend_x = left
@@ -121,6 +131,6 @@ def line_chart(x_labels: Sequence[str], series: Sequence[Series], *, title: str,
         parts.append("</g>")
         parts.append(f'<rect x="{legend_x:g}" y="8" width="10" height="10" fill="{colour}"/>'
                      f'<text x="{legend_x + 14:g}" y="17" {FONT}>{escape(line.name)}</text>')
-        legend_x += 24 + 7 * len(line.name) + (6 * sum(1 for ch in line.name if ord(ch) > 0x2E80))
+        legend_x += 24 + text_width(line.name)
     parts.append("</svg>")
     return "".join(parts)

@@ -25,6 +25,7 @@ from .stats import (
 )
 
 RISK_FIRST = {"high": 0, "medium": 1, "low": 2}
+REFERENCE_COLOUR = "#9ca3af"
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ def _rates_chart(groups: list[GroupFigures], names: list[str], title: str, text:
             for group, name in zip(groups, names, strict=True)
             if (rate := dissuasion_rate(group)) is not None]
     if bars:
-        bars.append(Bar(text.text("reference"), REFERENCE_DISSUASION_RATE * 100, shown=percent(REFERENCE_DISSUASION_RATE)))
-    return Markup(bar_chart(bars, title=title, empty=text.text("nothing"), label_width=190))
+        bars.append(Bar(text.text("reference"), REFERENCE_DISSUASION_RATE * 100, shown=percent(REFERENCE_DISSUASION_RATE),
+                        colour=REFERENCE_COLOUR))
+    return Markup(bar_chart(bars, title=title, empty=text.text("nothing"), width=640, scale_max=100))
 
 
 def dashboard_content(period: Period, figures: PeriodStatistics, text: Catalogue, zone: ZoneInfo) -> DashboardContent:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from html import escape, unescape
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from robot.clock import VirtualClock
 from robot.console.dashboard import build_router
 from robot.console.stats import DashboardSource
+from robot.dialer.api import create_app
 from robot.dialer.scripts import ScriptLibrary, ScriptVersion
 from robot.dialog.schema import Script
 from robot.store import SqliteRepository
@@ -179,3 +181,32 @@ def test_the_scripts_page_shows_tests_and_diagrams(client):
     assert mermaid.status_code == 200 and mermaid.headers["content-type"].startswith("text/javascript")
     assert len(mermaid.content) > 1_000_000 and b"mermaid" in mermaid.content[:200]
     assert client.get("/dashboard/assets/..%2Fdashboard.py").status_code == 404
+
+
+def test_the_scripts_page_says_when_tests_are_still_running(tmp_path, library):
+    """A new version's tests run on their own thread; a page that cannot wait says so and reloads."""
+    source = DashboardSource(repository=SqliteRepository(tmp_path / "unused.db"), zone=SHANGHAI, clock=VirtualClock(MIDNIGHT),
+                             scripts=lambda: library.scripts)
+    app = FastAPI()
+    app.include_router(build_router(require_supervisor, render_page, source=source, tests_wait_seconds=0))
+    with TestClient(app, headers={"X-Test-User": "sup"}) as test_client:
+        page = test_client.get("/scripts")
+    assert page.status_code == 200 and page.headers["Refresh"] == "5"
+    assert 'data-tests="running"' in page.text and "测试运行中" in page.text
+
+
+async def test_mounted_on_the_api_app_it_reads_the_daemons_store_and_scripts(harness):
+    """`build_router(require_supervisor, render_page)` as the console mounts it: no source given,
+    the data is the daemon's (`app.state.daemon`, set by create_app)."""
+    h = await harness()  # its clock: 10:00 on 23 November, Shanghai
+    await seed(h.store, MIDNIGHT)
+    app = create_app(h.daemon, "token")
+    app.include_router(build_router(require_supervisor, render_page))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://robot", headers={"X-Test-User": "sup"}) as client:
+        html = (await client.get("/dashboard")).text
+        assert figure(html, "calls-placed") == ("7", "7") and figure(html, "dissuasion-rate") == ("0.5", "50.00 %")
+        scripts = (await client.get("/scripts")).text
+    names = re.findall(r'<article class="script" data-script="([^"]+)"', scripts)
+    assert names == sorted(version.name for version in h.daemon.library.scripts) and len(names) == 8
+    assert scripts.count('data-tests="passed"') == 8
