@@ -5,11 +5,20 @@ with the query under test."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from robot.dialog.const import RiskLevel
-from robot.store import AttemptResult, Decision, Intake
-from robot.store.statistics import GroupFigures, PeriodStatistics
+from robot.store import AttemptResult, Decision, Intake, SqliteRepository
+from robot.store.statistics import (
+    ATTEMPTS_SQL,
+    ESCALATIONS_SQL,
+    FIRST_CALLS_SQL,
+    WARNINGS_SQL,
+    GroupFigures,
+    PeriodStatistics,
+)
 from tests.store.test_sqlite import warning
 
 DAY_SECONDS = 86_400.0
@@ -146,3 +155,15 @@ async def test_an_empty_period_and_bad_buckets(store):
         await store.period_statistics(T0, T0 + DAY_SECONDS, [T0 + 600, T0])
     with pytest.raises(ValueError, match="within"):
         await store.period_statistics(T0, T0 + DAY_SECONDS, [T0 - 1])
+
+
+async def test_a_period_is_read_through_its_indexes_not_every_row(store):
+    """Migration 8: a period's rows are found by time (a day of 1.83 million warnings took 47 s without)."""
+    if isinstance(store, SqliteRepository):
+        for sql in (WARNINGS_SQL, ATTEMPTS_SQL, ESCALATIONS_SQL, FIRST_CALLS_SQL):
+            plan = " ".join(row[3] for row in await store.database.read_all("EXPLAIN QUERY PLAN " + sql.format(mark="?"), T0, T0 + 1))
+            assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX (warnings_accepted|attempts_started|escalations_created)", plan), plan
+    else:
+        rows = await store.database.read_all("SELECT indexname FROM pg_indexes WHERE indexname IN "
+                                             "('warnings_accepted', 'attempts_started', 'escalations_created')")
+        assert len(rows) == 3
