@@ -1,5 +1,5 @@
-"""The SQLite store's supervisors' figures (`statistics.py` says what each counts); its
-medians are taken with window functions (SQLite has no median aggregate)."""
+"""The SQLite store's supervisors' figures (`statistics.py` says what each counts), read on
+the store's reading connection (committed data only; writes go on meanwhile)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from .statistics import (
     ATTEMPTS_SQL,
     ESCALATIONS_SQL,
     FIRST_CALLS_SQL,
-    MEDIAN_GROUPS,
     WARNINGS_SQL,
     PeriodStatistics,
     assemble,
@@ -22,33 +21,17 @@ from .statistics import (
 MARK = "?"
 
 
-def median_sql(group: str) -> str:
-    """Each group's size and median delay: the middle row, or the mean of the two middle rows."""
-    return f"""WITH calls AS ({FIRST_CALLS_SQL.format(mark=MARK)}),
-        ranked AS (SELECT {group} AS grp, delay,
-                          ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY delay) AS rank,
-                          COUNT(*) OVER (PARTITION BY {group}) AS size
-                   FROM calls)
-        SELECT grp, MAX(size), AVG(delay) FROM ranked
-        WHERE rank IN ((size + 1) / 2, (size + 2) / 2) GROUP BY grp"""
-
-
 class SqliteStatistics(Repository):
     database: Database
 
     async def period_statistics(self, since: float, until: float, bucket_starts: Sequence[float] = ()) -> PeriodStatistics:
         buckets = bucket_bounds(since, until, bucket_starts)
-        period = (since, until)
-        read = self.database.read_all
-        medians = {}
-        for kind, group in MEDIAN_GROUPS.items():
-            rows = await read(median_sql(group), *period)
-            medians[kind] = {str(row[0]): (int(row[1]), float(row[2])) for row in rows}
-        series = await read(series_sql(len(buckets), MARK), *[bound for bucket in buckets for bound in bucket]) if buckets else []
+
+        async def rows(sql: str, *args: float) -> list[tuple[object, ...]]:
+            return [tuple(row) for row in await self.database.read_all(sql.format(mark=MARK), *args)]
+
         return assemble(
-            since, until,
-            warnings=[tuple(row) for row in await read(WARNINGS_SQL.format(mark=MARK), *period)],
-            attempts=[tuple(row) for row in await read(ATTEMPTS_SQL.format(mark=MARK), *period)],
-            escalations=[tuple(row) for row in await read(ESCALATIONS_SQL.format(mark=MARK), *period)],
-            medians=medians, series=[tuple(row) for row in series],
+            since, until, warnings=await rows(WARNINGS_SQL, since, until), attempts=await rows(ATTEMPTS_SQL, since, until),
+            escalations=await rows(ESCALATIONS_SQL, since, until), first_calls=await rows(FIRST_CALLS_SQL, since, until),
+            series=await rows(series_sql(len(buckets), MARK), *[bound for bucket in buckets for bound in bucket]) if buckets else [],
         )

@@ -18,6 +18,7 @@ from robot.store.statistics import (
     WARNINGS_SQL,
     GroupFigures,
     PeriodStatistics,
+    histogram_median,
 )
 from tests.store.test_sqlite import warning
 
@@ -167,3 +168,12 @@ async def test_a_period_is_read_through_its_indexes_not_every_row(store):
         rows = await store.database.read_all("SELECT indexname FROM pg_indexes WHERE indexname IN "
                                              "('warnings_accepted', 'attempts_started', 'escalations_created')")
         assert len(rows) == 3
+
+
+def test_the_median_from_a_histogram_of_delays():
+    assert histogram_median({}) == (0, None)
+    assert histogram_median({30.0: 1, 60.0: 1, 100.0: 1, 120.0: 1, 300.0: 1}) == (5, 100.0)
+    assert histogram_median({30.0: 1, 120.0: 1}) == (2, 75.0)
+    assert histogram_median({10.0: 2, 20.0: 2}) == (4, 15.0)  # the two middle values fall in different seconds
+    assert histogram_median({10.0: 3, 20.0: 1}) == (4, 10.0)  # ... and in the same one
+    assert histogram_median({5.0: 1, 7.0: 4, 9.0: 1}) == (6, 7.0)
