@@ -360,7 +360,7 @@ _PERIOD_INDEXES = Migration.portable(
     # supervisors' dashboard counts what happened in a period (`period_statistics`), by when
     # a warning was taken in, an attempt started and an escalation opened. Without these a
     # day's figures read every row ever stored: 47 s for one day of 1.83 million warnings on
-    # SQLite, 1.8 s with them (README, "Supervisors' dashboard").
+    # SQLite, 1.3 s with them (README, "Supervisors' dashboard").
     """
     CREATE INDEX IF NOT EXISTS warnings_accepted ON warnings(accepted_at);
     CREATE INDEX IF NOT EXISTS attempts_started ON attempts(started_at);
