@@ -85,11 +85,15 @@ def _rate_shown(numerator: int, denominator: int, rate: float | None) -> str:
     return f"{percent(rate)} ({numerator}/{denominator})"
 
 
-def _row(group: GroupFigures, name: str) -> GroupRow:
+def _units(text: Catalogue) -> tuple[str, str, str]:
+    return text.text("unit_hours"), text.text("unit_minutes"), text.text("unit_seconds")
+
+
+def _row(group: GroupFigures, name: str, text: Catalogue) -> GroupRow:
     return GroupRow(
         name=name, version=group.version, warnings=group.warnings, calls_placed=group.calls_placed, answered=group.answered,
         connect_rate=percent(connect_rate(group)), dissuaded=group.dissuaded, dissuasion_rate=percent(dissuasion_rate(group)),
-        median_first_call=duration(group.median_seconds_to_first_call),
+        median_first_call=duration(group.median_seconds_to_first_call, _units(text)),
     )
 
 
@@ -125,7 +129,7 @@ def dashboard_content(period: Period, figures: PeriodStatistics, text: Catalogue
                f"{text.text('dissuasion_rate_note')}: {calls.dissuaded}/{calls.answered}. "
                + text.text("reference_rate", rate=percent(REFERENCE_DISSUASION_RATE))),
         Figure("escalations", text.text("escalations_total"), str(escalations_total), escalations_total),
-        Figure("median-first-call", text.text("median_first_call"), duration(figures.median_seconds_to_first_call),
+        Figure("median-first-call", text.text("median_first_call"), duration(figures.median_seconds_to_first_call, _units(text)),
                figures.median_seconds_to_first_call, text.text("median_first_call_note", count=figures.first_calls)),
     ]
     labels = [bucket_label(point.start, period.bucket, zone) for point in figures.series]
@@ -148,6 +152,6 @@ def dashboard_content(period: Period, figures: PeriodStatistics, text: Catalogue
         escalation_chart=_counts_chart(figures.escalations_by_reason, text.text("escalations_by_reason"), text),
         scam_type_chart=_rates_chart(figures.by_scam_type, scam_names, text.text("dissuasion_rate"), text),
         script_chart=_rates_chart(figures.by_script, script_names, text.text("dissuasion_rate"), text),
-        scam_types=[_row(group, name) for group, name in zip(figures.by_scam_type, scam_names, strict=True)],
-        scripts=[_row(group, group.key) for group in figures.by_script],
+        scam_types=[_row(group, name, text) for group, name in zip(figures.by_scam_type, scam_names, strict=True)],
+        scripts=[_row(group, group.key, text) for group in figures.by_script],
     )

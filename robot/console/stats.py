@@ -79,16 +79,21 @@ def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.2f} %"
 
 
-def duration(seconds: float | None) -> str:
-    """`100` → `1 min 40 s`, `42.5` → `42.5 s`, `3720` → `1 h 2 min`; none → `-`."""
+DURATION_UNITS = ("h", "min", "s")
+
+
+def duration(seconds: float | None, units: tuple[str, str, str] = DURATION_UNITS) -> str:
+    """`100` → `1 min 40 s`, `42.5` → `42.5 s`, `3720` → `1 h 2 min`; none → `-`. `units`:
+    the words for hours, minutes and seconds (the page's language)."""
+    hour, minute, second = units
     if seconds is None:
         return "-"
     if seconds < 60:
-        return f"{seconds:.1f} s".replace(".0 s", " s")
+        return f"{seconds:.1f}".removesuffix(".0") + f" {second}"
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
+    return f"{hours} {hour} {minutes} {minute}" if hours else f"{minutes} {minute} {secs} {second}"
 
 
 def bucket_label(start: float, bucket: str, zone: ZoneInfo) -> str:

@@ -136,7 +136,7 @@ def test_mandarin_by_default_and_the_last_7_days(client):
     assert figure(html, "dissuasion-rate") == ("0.6", "60.00 %")  # W7, W1, W9 of W7, W1, W3, W2, W9 answered
     assert figure(html, "escalations") == ("4", "4")
     # First calls: W9 10 s, W3 30, W1 60, W8 100, W5 120, W2 300, W7 3650 -> 100 s.
-    assert figure(html, "median-first-call") == ("100.0", "1 min 40 s")
+    assert figure(html, "median-first-call") == ("100.0", "1 分 40 秒")
     assert "参考：63.82 %" in html
     series = re.search(r'data-chart="series"><svg .*?</svg>', html, re.S)
     assert series and series[0].count("<circle") == 4 * 7 and ">11-24<" in series[0]

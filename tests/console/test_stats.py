@@ -57,6 +57,7 @@ def test_rates_and_how_they_are_written():
     assert connect_rate(CallCounts()) is None and dissuasion_rate(CallCounts(calls_placed=3)) is None
     assert (percent(0.6382), percent(4 / 7), percent(None)) == ("63.82 %", "57.14 %", "-")
     assert [duration(s) for s in (None, 0, 42.5, 60, 100, 3720)] == ["-", "0 s", "42.5 s", "1 min 0 s", "1 min 40 s", "1 h 2 min"]
+    assert duration(100, ("小时", "分", "秒")) == "1 分 40 秒"
 
 
 def _request(query: str = "", cookie: str = "") -> Request:
