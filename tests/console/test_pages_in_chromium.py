@@ -28,6 +28,8 @@ from tests.postgres import free_tcp_port
 from tests.store.test_statistics import seed
 
 CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+"""The README shows these (in Mandarin, the pages' default)."""
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")]
 
 
@@ -86,6 +88,12 @@ def test_mermaid_draws_every_scripts_diagram_from_the_package(site, browser):
     assert first.locator("pre.mermaid svg g.node").count() > 5 and "greet" in (first.locator("pre.mermaid svg").text_content() or "")
     assert page.locator('[data-tests="passed"]').count() == script_count
     assert all(u.startswith(url) for u in requested), [u for u in requested if not u.startswith(url)]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1200, "height": 1000})
+    page.goto(f"{url}/scripts")  # Mandarin
+    page.wait_for_function(f"document.querySelectorAll('pre.mermaid svg').length === {script_count}", timeout=120_000)
+    page.locator('article.script[data-script="zh-CN/investment"]').scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "scripts.png")
     context.close()
 
 
@@ -102,4 +110,8 @@ def test_without_javascript_the_source_reads_and_the_charts_are_there(site, brow
     assert page.locator('[data-chart="series"] svg polyline').count() == 4
     box = page.locator('[data-chart="outcomes"] svg').bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 50  # drawn, at a readable size
+    page.set_viewport_size({"width": 1200, "height": 1000})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{url}/dashboard")  # Mandarin
+    page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
     context.close()
