@@ -18,7 +18,7 @@ DEMO_SCRIPT := dialogs/en-US/generic.yaml
 APT_PACKAGES := espeak-ng sip-tester kamailio openssl postgresql chromium chromium-driver fonts-wqy-zenhei
 HTMX_VERSION := 2.0.11
 
-.PHONY: setup system-packages test lint demo chat-demo check bench console-assets
+.PHONY: setup system-packages test lint demo chat-demo check bench console-assets vendor-mermaid
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -77,3 +77,19 @@ console-assets:
 		cp package/dist/htmx.min.js $(CURDIR)/robot/console/static/htmx.min.js && \
 		cp package/LICENSE $(CURDIR)/robot/console/static/htmx.LICENSE && \
 		sha256sum $(CURDIR)/robot/console/static/htmx.min.js && rm -rf $$tmp
+
+# The scripts page draws each script's diagram with Mermaid, vendored from npm (its minified
+# build and licence, committed under robot/console/static/vendor/): nothing comes from a CDN or
+# is fetched at run time. Run this only to change the version; npm checks the package's integrity.
+MERMAID_VERSION := 12.3.0
+VENDOR_DIR := robot/console/static/vendor
+vendor-mermaid:
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+	cd "$$work" && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null && \
+	tar xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js package/LICENSE && \
+	cd - >/dev/null && mkdir -p $(VENDOR_DIR) && \
+	cp "$$work/package/dist/mermaid.min.js" $(VENDOR_DIR)/mermaid.min.js && \
+	cp "$$work/package/LICENSE" $(VENDOR_DIR)/mermaid.LICENSE && \
+	printf 'mermaid %s (npm), dist/mermaid.min.js sha256 %s\n' $(MERMAID_VERSION) \
+		"$$(sha256sum $(VENDOR_DIR)/mermaid.min.js | cut -d' ' -f1)" > $(VENDOR_DIR)/mermaid.VERSION && \
+	cat $(VENDOR_DIR)/mermaid.VERSION

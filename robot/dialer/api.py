@@ -136,6 +136,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
                     "and write notes). 401: no valid token; 403: the token's role may not do this.",
     )
     app.state.token = token
+    app.state.daemon = daemon  # what the console's pages read (robot/console/dashboard.py)
     mount_console(app, daemon.repository, intake_token=token, now=daemon.clock.now, zone=daemon.config.zone,
                   session_seconds=daemon.config.api.session_minutes * 60, secure_cookies=daemon.config.api.tls is not None)
     intake = [Depends(require_role(Role.INTAKE))]

@@ -20,9 +20,10 @@ from .records import (
 )
 from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavailable
 from .sqlite import SqliteRepository
+from .statistics import PeriodStatistics
 
 __all__ = [
     "Accepted", "AttemptRecord", "AttemptResult", "AuditEntry", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
-    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
+    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PeriodStatistics", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
     "StoreError", "StoreUnavailable", "UserRecord", "WarningRecord", "WarningStatus",
 ]

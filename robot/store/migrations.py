@@ -399,9 +399,23 @@ _CONSOLE_USERS = Migration.portable(
     """
 )
 
+_PERIOD_INDEXES = Migration.portable(
+    # 7: the
+    # supervisors' dashboard counts what happened in a period (`period_statistics`), by when
+    # a warning was taken in, an attempt started and an escalation opened. Without these a
+    # day's figures read every row ever stored: 47 s for one day of 1.83 million warnings on
+    # SQLite, 1.3 s with them (README, "Supervisors' dashboard").
+    """
+    CREATE INDEX IF NOT EXISTS warnings_accepted ON warnings(accepted_at);
+    CREATE INDEX IF NOT EXISTS attempts_started ON attempts(started_at);
+    CREATE INDEX IF NOT EXISTS escalations_created ON escalations(created_at);
+    """
+)
+
 MIGRATIONS: list[Migration | str] = [
     *(Migration(sqlite=lite, postgresql=pg) for lite, pg in zip(_SQLITE, _POSTGRESQL, strict=True)),
     _SEVERAL_NODES,
     _ONE_OPEN_WARNING_PER_NUMBER,
     _CONSOLE_USERS,
+    _PERIOD_INDEXES,
 ]

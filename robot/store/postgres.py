@@ -23,6 +23,7 @@ from ..dialog.const import AttemptOutcome, EscalationMode, RiskLevel
 from .postgres_db import Connection, PostgresDatabase, fetch_all, fetch_one
 from .postgres_queue import PostgresQueue
 from .postgres_rows import attempt_record, audit, open_escalation, queue_outcomes, warning_record
+from .postgres_stats import PostgresStatistics
 from .postgres_users import PostgresUsers
 from .records import (
     Accepted,
@@ -50,7 +51,7 @@ class _NumberBusy(Exception):
     """The database refused a second live attempt for one number (the claim is undone)."""
 
 
-class PostgresRepository(PostgresQueue, PostgresUsers):
+class PostgresRepository(PostgresStatistics, PostgresQueue, PostgresUsers):
     def __init__(
         self, url: str, *, node_id: str = "robot", delivery_claim_seconds: float = DELIVERY_CLAIM_SECONDS,
         max_connections: int = 10,

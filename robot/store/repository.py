@@ -33,6 +33,7 @@ from .records import (
     WarningDetail,
     WarningRecord,
 )
+from .statistics import PeriodStatistics
 
 
 class StoreError(Exception):
@@ -285,6 +286,15 @@ class Repository(ABC):
     @abstractmethod
     async def user_by_token(self, token_hash: str) -> UserRecord | None:
         """The user whose current token has this hash (disabled or not: the caller decides)."""
+
+    # -- the supervisors' figures ------------------------------------------------------
+
+    @abstractmethod
+    async def period_statistics(self, since: float, until: float, bucket_starts: Sequence[float] = ()) -> PeriodStatistics:
+        """What happened in [since, until): warnings by risk, calls placed, answered and
+        dissuaded, outcomes, escalations by reason, the median time from a warning to its
+        first call, per scam type and per script version, and per bucket (`bucket_starts`,
+        increasing, within the period). `statistics.py` says exactly what each counts."""
 
     # -- nodes and pacing ------------------------------------------------------------
 

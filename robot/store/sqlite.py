@@ -40,6 +40,7 @@ from .sqlite_rows import (
     queue_outcomes,
     warning_record,
 )
+from .sqlite_stats import SqliteStatistics
 from .sqlite_users import SqliteUsers
 
 RISK_ORDER = "CASE risk WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
@@ -50,7 +51,7 @@ class _NumberBusy(Exception):
     """The database refused a second live attempt for one number."""
 
 
-class SqliteRepository(SqliteQueue, SqliteUsers):
+class SqliteRepository(SqliteStatistics, SqliteQueue, SqliteUsers):
     migrations = MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
