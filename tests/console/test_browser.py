@@ -1,93 +1,33 @@
 """The console in a real browser: Debian's headless Chromium, driven by Playwright (pointed at
 /usr/bin/chromium; Playwright's own browser download is never used), against the real app
-under uvicorn in its own process, over a real SQLite store.
+under uvicorn in its own process, over a real SQLite store (tests/console/browser.py).
 
 An officer logs in, sees a new escalation appear without reloading, claims it, plays its
 recording, resolves it; a second officer sees it claimed; an officer gets 403 on the
-dashboard. The test saves docs/screenshots/queue.png and warning.png (linked from the README)."""
+dashboard. Screenshots of the queue and the warning page (docs/screenshots with
+ROBOT_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from robot.dialer.config import load_dialer_config
-from robot.dialer.storage import repository_for
 from robot.store import AttemptResult, Decision, NewWarning
+from tests.console.browser import (
+    WAIT_MS,
+    Server,
+    in_store,
+    launch,
+    log_in,
+    playwright_or_fail,
+    screenshot,
+)
 from tests.console.conftest import PATH, TRANSCRIPT, write_tone
-from tests.console.people import PASSWORD, add_person
+from tests.console.people import add_person
 
 pytestmark = pytest.mark.slow  # a server process and a browser (see pyproject: markers)
-
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
-TOKEN = "browser-test-intake-token"
-WAIT_MS = 20_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.config = workdir / "robot.yaml"
-        self.config.write_text(f"node_id: browser\ndatabase: '{workdir / 'robot.db'}'\ntimezone: Asia/Shanghai\n")
-        self.log = workdir / "server.log"
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        env = os.environ | {"ROBOT_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, str(REPO / "tests" / "console" / "serve_program.py"), str(self.config),
-                                             str(self.port)], cwd=REPO, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/login", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the server did not answer within 60 s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-
-
-def in_store(config: Path, job):  # type: ignore[no-untyped-def]
-    """Run `job(repository)` on the server's store, from a thread of its own (Playwright's
-    sync API keeps an event loop running in this one)."""
-
-    async def run():  # type: ignore[no-untyped-def]
-        repository = repository_for(load_dialer_config(config))
-        await repository.open()
-        try:
-            return await job(repository)
-        finally:
-            await repository.close()
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, run()).result(timeout=60)
 
 
 async def escalated_call(repository, recording: Path) -> int:  # type: ignore[no-untyped-def]
@@ -121,27 +61,10 @@ def server(tmp_path):
     server.stop()
 
 
-def browser_or_skip():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium chromium-driver)")
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright()
-
-
-def log_in(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}/queue")
-
-
 def test_officers_work_an_escalation_in_the_browser(server, tmp_path):
     base = server.url
-    with browser_or_skip() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+    with playwright_or_fail() as playwright:
+        browser = launch(playwright, "--autoplay-policy=no-user-gesture-required")
         try:
             li = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             log_in(li, base, "li.officer")
@@ -155,8 +78,7 @@ def test_officers_work_an_escalation_in_the_browser(server, tmp_path):
             row.wait_for(timeout=WAIT_MS)
             assert li.evaluate("window.notReloaded") is True
             assert "安全账户" in row.inner_text() and "+8613800138000" in row.inner_text() and "未认领" in row.inner_text()
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            li.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+            screenshot(li, "queue", tmp_path)
 
             # Claim it: the warning's page, claimed by the logged-in officer.
             row.locator("button.claim").click()
@@ -169,7 +91,7 @@ def test_officers_work_an_escalation_in_the_browser(server, tmp_path):
             li.evaluate(f"document.getElementById('recording-{attempt_id}').play()")
             li.wait_for_function(f"(() => {{ const a = document.getElementById('recording-{attempt_id}'); "
                                  "return a.ended || a.currentTime > 0.5; })()", timeout=WAIT_MS)
-            li.screenshot(path=str(SCREENSHOTS / "warning.png"), full_page=True)
+            screenshot(li, "warning", tmp_path)
 
             # A second officer sees it claimed by the first.
             wang = browser.new_context().new_page()
