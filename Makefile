@@ -18,7 +18,7 @@ DEMO_SCRIPT := dialogs/en-US/generic.yaml
 APT_PACKAGES := espeak-ng sip-tester kamailio openssl postgresql chromium chromium-driver fonts-wqy-zenhei
 HTMX_VERSION := 2.0.11
 
-.PHONY: setup system-packages test lint demo chat-demo check bench console-assets vendor-mermaid
+.PHONY: setup system-packages test lint demo chat-demo check bench console-assets vendor-mermaid screenshots
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -69,6 +69,12 @@ chat-demo: check
 		echo; echo "=== callee persona: $$(basename $$persona .txt)"; \
 		$(BIN)/robot dialogs chat $(DEMO_SCRIPT) --var name=Alex < $$persona || exit 1; \
 	done
+
+# The README's screenshots of the console (queue, warning, dashboard, scripts), made by the browser
+# tests in Debian's Chromium and written into docs/screenshots/ (a plain test run keeps them in its
+# temporary directory, leaving the working tree as it was). Commit the new PNGs after looking at them.
+screenshots: setup
+	ROBOT_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q tests/console/test_browser.py tests/console/test_supervisor_in_browser.py
 
 # The console's vendored script, from the npm package (committed: nothing is fetched when the
 # robot is installed or run). Run on purpose to upgrade; then update robot/console/static/VENDORED.md.
