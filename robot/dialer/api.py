@@ -4,20 +4,21 @@ metrics. FastAPI serves its OpenAPI document at /openapi.json (and /docs)."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..console.app import mount_console
+from ..console.auth import require_any, require_role
+from ..console.roles import Principal, Role
 from ..store.records import EscalationStatus, QueuedEscalation
 from ..store.repository import Conflict, NotFound, StoreUnavailable
 from .daemon import Daemon, IntakeError
@@ -41,17 +42,21 @@ class IntakeResponse(BaseModel):
     accepted: list[AcceptedWarning]
 
 
+IGNORED_OFFICER = ("Ignored (kept so that older clients' bodies are still accepted): the name recorded is the token "
+                   "owner's or the logged-in user's, never one from the body")
+
+
 class ClaimRequest(BaseModel):
-    officer: str = Field(min_length=1, max_length=100)
+    officer: str | None = Field(default=None, min_length=1, max_length=100, description=IGNORED_OFFICER)
 
 
 class ResolveRequest(BaseModel):
-    officer: str = Field(min_length=1, max_length=100)
+    officer: str | None = Field(default=None, min_length=1, max_length=100, description=IGNORED_OFFICER)
     notes: str = Field(default="", max_length=10_000, description="Appended as the officer's last note")
 
 
 class NoteRequest(BaseModel):
-    officer: str = Field(min_length=1, max_length=100)
+    officer: str | None = Field(default=None, min_length=1, max_length=100, description=IGNORED_OFFICER)
     text: str = Field(min_length=1, max_length=10_000)
 
 
@@ -77,15 +82,6 @@ class EscalationView(BaseModel):
     created_at: str
     claimed_at: str | None
     resolved_at: str | None
-
-
-BEARER = HTTPBearer(auto_error=False)
-
-
-def authorised(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
-    token: str = request.app.state.token
-    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
 class BodyLimit:
@@ -134,10 +130,18 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     app = FastAPI(
         title="robot anti-fraud dialer",
         version=__version__,
-        description="Warnings in; calls, escalations and outcomes out. Every /v1 route needs `Authorization: Bearer <token>`.",
+        description="Warnings in; calls, escalations and outcomes out. Every /v1 route needs `Authorization: Bearer <token>`: "
+                    "the intake token (`api.token`) submits and reads warnings and reads the escalation queue; a personal "
+                    "token (`robot users token NAME`) acts as its owner, with the owner's role (officers claim, resolve "
+                    "and write notes). 401: no valid token; 403: the token's role may not do this.",
     )
     app.state.token = token
-    auth = [Depends(authorised)]
+    app.state.daemon = daemon  # what the console's pages read (robot/console/dashboard.py)
+    mount_console(app, daemon.repository, intake_token=token, now=daemon.clock.now, zone=daemon.config.zone,
+                  session_seconds=daemon.config.api.session_minutes * 60, secure_cookies=daemon.config.api.tls is not None)
+    intake = [Depends(require_role(Role.INTAKE))]
+    reader = Depends(require_any(Role.INTAKE, Role.OFFICER))
+    officer = Depends(require_role(Role.OFFICER))
     limits = daemon.config.intake
     app.add_middleware(BodyLimit, max_bytes=daemon.config.api.max_body_bytes)
 
@@ -162,7 +166,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
 
     warning_schema = {"$ref": "#/components/schemas/WarningIn"}
 
-    @app.post("/v1/warnings", dependencies=auth, response_model=IntakeResponse, tags=["warnings"],
+    @app.post("/v1/warnings", dependencies=intake, response_model=IntakeResponse, tags=["warnings"],
               responses={200: {"description": "All already stored"}, 201: {"description": "Stored"},
                          413: {"description": "Body over api.max_body_bytes, or more than intake.max_batch_size warnings"},
                          503: {"description": "The store is unavailable (locked, full disk): nothing stored; see Retry-After"},
@@ -193,15 +197,19 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             merged_into=result.merged_into_external_id, escalation_id=result.escalation_id,
         ) for result in results])
 
-    @app.get("/v1/warnings/{warning_id}", dependencies=auth, tags=["warnings"])
-    async def get_warning(warning_id: str) -> dict[str, Any]:
-        """Status, every attempt (outcome, SIP status, transcript, recording) and escalations."""
+    @app.get("/v1/warnings/{warning_id}", tags=["warnings"])
+    async def get_warning(warning_id: str, principal: Principal = reader) -> dict[str, Any]:
+        """Status, every attempt (outcome, SIP status, transcript, recording) and escalations. A
+        person's token reading transcripts is recorded in the audit log."""
         found = await daemon.warning(warning_id)
         if found is None:
             raise HTTPException(404, f"no warning {warning_id!r}")
+        if principal.role is not Role.INTAKE and any(attempt.transcript for attempt in found.attempts):
+            await daemon.repository.record_access("transcript_read", found.warning.id, principal.name,
+                                                  {"warning": warning_id, "via": "api"}, daemon.clock.now())
         return warning_json(found, zone)
 
-    @app.get("/v1/escalations", dependencies=auth, tags=["escalations"],
+    @app.get("/v1/escalations", dependencies=[reader], tags=["escalations"],
              responses={200: {"description": "Oldest first. When there may be more, a `Link: <...>; rel=\"next\"` header "
                                              "gives the next page's URL (the same filters, `after` the last id listed)"}})
     async def list_escalations(
@@ -221,35 +229,37 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             response.headers["Link"] = f'<{following}>; rel="next"'
         return [view(entry) for entry in entries]
 
-    @app.post("/v1/escalations/{escalation_id}/claim", dependencies=auth, tags=["escalations"],
+    @app.post("/v1/escalations/{escalation_id}/claim", tags=["escalations"],
               responses={404: {"description": "No such escalation"},
                          409: {"description": "Claimed by someone else, or resolved (a resolved escalation is final)"}})
-    async def claim(escalation_id: int, body: ClaimRequest) -> EscalationView:
+    async def claim(escalation_id: int, body: ClaimRequest, principal: Principal = officer) -> EscalationView:
+        """Claim it as the token's owner."""
         try:
-            escalation = await daemon.claim_escalation(escalation_id, body.officer)
+            escalation = await daemon.claim_escalation(escalation_id, principal.name)
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
         return view(escalation)
 
-    @app.post("/v1/escalations/{escalation_id}/resolve", dependencies=auth, tags=["escalations"],
+    @app.post("/v1/escalations/{escalation_id}/resolve", tags=["escalations"],
               responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved: it is final"}})
-    async def resolve(escalation_id: int, body: ResolveRequest) -> EscalationView:
+    async def resolve(escalation_id: int, body: ResolveRequest, principal: Principal = officer) -> EscalationView:
+        """Resolve it as the token's owner."""
         try:
-            escalation = await daemon.resolve_escalation(escalation_id, body.officer, body.notes)
+            escalation = await daemon.resolve_escalation(escalation_id, principal.name, body.notes)
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
         return view(escalation)
 
-    @app.post("/v1/escalations/{escalation_id}/notes", dependencies=auth, tags=["escalations"],
+    @app.post("/v1/escalations/{escalation_id}/notes", tags=["escalations"],
               responses={404: {"description": "No such escalation"}, 409: {"description": "Resolved: it is final"}})
-    async def add_note(escalation_id: int, body: NoteRequest) -> EscalationView:
-        """Append a note, with its author and time. Notes are never replaced or removed."""
+    async def add_note(escalation_id: int, body: NoteRequest, principal: Principal = officer) -> EscalationView:
+        """Append a note, with its author (the token's owner) and time. Notes are never replaced or removed."""
         try:
-            escalation = await daemon.add_escalation_note(escalation_id, body.officer, body.text)
+            escalation = await daemon.add_escalation_note(escalation_id, principal.name, body.text)
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
@@ -276,6 +286,13 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["WarningIn"] = WarningIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            schema["components"]["securitySchemes"] = {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "The intake token (api.token) or a personal token (robot users token NAME)"}}
+            for path, operations in schema["paths"].items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from ..clock import WallClock
+from ..console.users import add_users_parser
 from ..dialog.loader import ScriptError
 from ..store.repository import StoreError
 from .api import create_app
@@ -42,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     add_deliveries_parser(subparsers, _load)
     add_db_parser(subparsers, _load)
+    add_users_parser(subparsers, _load)
 
     demo = subparsers.add_parser("demo", help="the daemon against simulated citizens on loopback, end to end")
     demo.add_argument("--keep", action="store_true", help="keep the temporary directory (database, recordings, logs)")

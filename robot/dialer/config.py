@@ -46,6 +46,8 @@ class ApiConfig(_Model):
     tls: TlsFiles | None = Field(default=None, description="Serve HTTPS with this certificate; omit for plain HTTP (loopback "
                                                           "or behind a reverse proxy that terminates TLS)")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413 before they are read")
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60,
+                                 description="A console login lasts this long (the session cookie expires, and is refused after)")
 
     def read_token(self) -> str:
         """The bearer token; ValueError if it cannot be read or is empty (the API would be unusable)."""

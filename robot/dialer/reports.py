@@ -106,7 +106,7 @@ class AttemptReports:
             sip_status=result.sip_status, call_outcome=result.call_outcome.value, outcome=result.outcome,
             answered=result.answered, duration_seconds=result.duration_seconds, transcript=result.transcript,
             escalation=result.escalation.model_dump(mode="json") if result.escalation else None,
-            recording=result.recording, error=result.error,
+            recording=result.recording, error=result.error, path=result.path,
         )
         decision = decide(self.policy, warning, outcome, now)
         opened = await self.repository.finish_attempt(report.attempt_id, outcome, decision, now)

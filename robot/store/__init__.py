@@ -6,6 +6,7 @@ from .records import (
     Accepted,
     AttemptRecord,
     AttemptResult,
+    AuditEntry,
     Decision,
     DeliveryRecord,
     EscalationRecord,
@@ -13,14 +14,16 @@ from .records import (
     Intake,
     NewWarning,
     QueuedEscalation,
+    UserRecord,
     WarningRecord,
     WarningStatus,
 )
 from .repository import Conflict, NotFound, Repository, StoreError, StoreUnavailable
 from .sqlite import SqliteRepository
+from .statistics import PeriodStatistics
 
 __all__ = [
-    "Accepted", "AttemptRecord", "AttemptResult", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
-    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
-    "StoreError", "StoreUnavailable", "WarningRecord", "WarningStatus",
+    "Accepted", "AttemptRecord", "AttemptResult", "AuditEntry", "Conflict", "Decision", "DeliveryRecord", "EscalationRecord",
+    "EscalationStatus", "Intake", "NewWarning", "NotFound", "PeriodStatistics", "PostgresRepository", "QueuedEscalation", "Repository", "SqliteRepository",
+    "StoreError", "StoreUnavailable", "UserRecord", "WarningRecord", "WarningStatus",
 ]

@@ -23,6 +23,8 @@ from ..dialog.const import AttemptOutcome, EscalationMode, RiskLevel
 from .postgres_db import Connection, PostgresDatabase, fetch_all, fetch_one
 from .postgres_queue import PostgresQueue
 from .postgres_rows import attempt_record, audit, open_escalation, queue_outcomes, warning_record
+from .postgres_stats import PostgresStatistics
+from .postgres_users import PostgresUsers
 from .records import (
     Accepted,
     AttemptRecord,
@@ -49,7 +51,7 @@ class _NumberBusy(Exception):
     """The database refused a second live attempt for one number (the claim is undone)."""
 
 
-class PostgresRepository(PostgresQueue):
+class PostgresRepository(PostgresStatistics, PostgresQueue, PostgresUsers):
     def __init__(
         self, url: str, *, node_id: str = "robot", delivery_claim_seconds: float = DELIVERY_CLAIM_SECONDS,
         max_connections: int = 10,
@@ -245,12 +247,12 @@ class PostgresRepository(PostgresQueue):
             warning_id = attempt["warning_id"]
             await db.execute(
                 """UPDATE attempts SET state = 'finished', ended_at = %s, sip_status = %s, call_outcome = %s, outcome = %s,
-                   answered = %s, duration_seconds = %s, transcript = %s, escalation = %s, recording = %s, error = %s
+                   answered = %s, duration_seconds = %s, transcript = %s, escalation = %s, recording = %s, error = %s, path = %s
                    WHERE id = %s""",
                 (now, result.sip_status, result.call_outcome, result.outcome.value, int(result.answered), result.duration_seconds,
                  json.dumps(result.transcript, ensure_ascii=False),
                  json.dumps(result.escalation, ensure_ascii=False) if result.escalation else None, result.recording,
-                 result.error, attempt_id),
+                 result.error, json.dumps(result.path, ensure_ascii=False), attempt_id),
             )
             if result.escalation:  # the call's own escalation (it may already be open from the live event)
                 opened += await self._call_escalation(db, warning_id, attempt_id, result.escalation, now)
@@ -298,7 +300,9 @@ class PostgresRepository(PostgresQueue):
                                           EscalationMode(mode), attempt_id, now)]
         if existing["mode"] != mode and existing["status"] != "resolved":
             # e.g. live -> ticket: no officer answered, so one calls back
-            await db.execute("UPDATE escalations SET mode = %s WHERE id = %s", (mode, existing["id"]))
+            failed = existing["mode"] == EscalationMode.LIVE.value and mode == EscalationMode.TICKET.value
+            await db.execute("UPDATE escalations SET mode = %s, handoff_failed = GREATEST(handoff_failed, %s) WHERE id = %s",
+                             (mode, int(failed), existing["id"]))
             await audit(db, "escalation_mode", now, warning_id, {"escalation": existing["id"], "from": existing["mode"], "to": mode})
         return []
 

@@ -102,6 +102,7 @@ class AttemptRecord(_Record):
     escalation: dict[str, Any] | None = None
     recording: str | None = None
     error: str | None = Field(default=None, description="What failed, for robot_error and trunk faults")
+    path: list[str] = Field(default=[], description="The script's states, in the order the call went through them")
 
 
 class EscalationNote(_Record):
@@ -121,6 +122,7 @@ class EscalationRecord(_Record):
     mode: EscalationMode
     status: EscalationStatus
     claimed_by: str | None = None
+    handoff_failed: bool = Field(default=False, description="Opened live, but no officer could be bridged: someone must call back now")
     notes: list[EscalationNote] = Field(default=[], description="Oldest first")
     created_at: float
     claimed_at: float | None = None
@@ -178,6 +180,7 @@ class AttemptResult(_Record):
     escalation: dict[str, Any] | None = None
     recording: str | None = None
     error: str | None = None
+    path: list[str] = []
 
 
 class Decision(_Record):
@@ -218,3 +221,27 @@ class Accepted(_Record):
     merged_into: int | None = None
     merged_into_external_id: str | None = None
     escalation_id: int | None = None
+
+
+class UserRecord(_Record):
+    """A console user (an officer, a supervisor or an admin). The password is kept only as its
+    argon2 hash, a personal API token only as its SHA-256 (a token is random, 256 bits)."""
+
+    id: int
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool = False
+    created_at: float
+    disabled_at: float | None = None
+    token_created_at: float | None = Field(default=None, description="When the current personal token was made (None: none)")
+
+
+class AuditEntry(_Record):
+    """One line of the audit log, with the external id of the warning it concerns (if any)."""
+
+    id: int
+    at: float
+    kind: str
+    warning_external_id: str | None = None
+    detail: dict[str, Any] = {}

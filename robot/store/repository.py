@@ -18,6 +18,7 @@ from .records import (
     Accepted,
     AttemptRecord,
     AttemptResult,
+    AuditEntry,
     Decision,
     DeliveryKind,
     DeliveryRecord,
@@ -28,9 +29,11 @@ from .records import (
     NewWarning,
     NodeRecord,
     QueuedEscalation,
+    UserRecord,
     WarningDetail,
     WarningRecord,
 )
+from .statistics import PeriodStatistics
 
 
 class StoreError(Exception):
@@ -247,6 +250,51 @@ class Repository(ABC):
 
     @abstractmethod
     async def audit_log(self, warning_id: int) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def record_access(self, kind: str, warning_id: int | None, actor: str, detail: dict[str, Any], now: float) -> None:
+        """Append to the audit log that `actor` did something that changes nothing (listened to
+        a recording, read a transcript)."""
+
+    @abstractmethod
+    async def audit_trail(self, kinds: Sequence[str], *, limit: int = 200, before: int | None = None) -> list[AuditEntry]:
+        """Audit entries of these kinds, newest first, those with an id below `before`, at most `limit`."""
+
+    # -- console users ---------------------------------------------------------------
+
+    @abstractmethod
+    async def add_user(self, name: str, role: str, password_hash: str, now: float) -> UserRecord:
+        """Conflict if the name is taken (a disabled user keeps the name)."""
+
+    @abstractmethod
+    async def get_user(self, name: str) -> UserRecord | None: ...
+
+    @abstractmethod
+    async def users(self) -> list[UserRecord]:
+        """By name."""
+
+    @abstractmethod
+    async def disable_user(self, name: str, now: float) -> UserRecord:
+        """NotFound if there is no such user; disabling twice keeps the first time. A disabled
+        user can no longer log in, and their sessions and token stop working."""
+
+    @abstractmethod
+    async def set_user_token(self, name: str, token_hash: str, now: float) -> UserRecord:
+        """The user's personal token is now the one with this hash (the one before stops working).
+        NotFound if there is no such user, Conflict if the user is disabled."""
+
+    @abstractmethod
+    async def user_by_token(self, token_hash: str) -> UserRecord | None:
+        """The user whose current token has this hash (disabled or not: the caller decides)."""
+
+    # -- the supervisors' figures ------------------------------------------------------
+
+    @abstractmethod
+    async def period_statistics(self, since: float, until: float, bucket_starts: Sequence[float] = ()) -> PeriodStatistics:
+        """What happened in [since, until): warnings by risk, calls placed, answered and
+        dissuaded, outcomes, escalations by reason, the median time from a warning to its
+        first call, per scam type and per script version, and per bucket (`bucket_starts`,
+        increasing, within the period). `statistics.py` says exactly what each counts."""
 
     # -- nodes and pacing ------------------------------------------------------------
 

@@ -40,6 +40,8 @@ from .sqlite_rows import (
     queue_outcomes,
     warning_record,
 )
+from .sqlite_stats import SqliteStatistics
+from .sqlite_users import SqliteUsers
 
 RISK_ORDER = "CASE risk WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
 RISK_RANK = {"low": 0, "medium": 1, "high": 2}
@@ -49,7 +51,7 @@ class _NumberBusy(Exception):
     """The database refused a second live attempt for one number."""
 
 
-class SqliteRepository(SqliteQueue):
+class SqliteRepository(SqliteStatistics, SqliteQueue, SqliteUsers):
     migrations = MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
@@ -228,11 +230,11 @@ class SqliteRepository(SqliteQueue):
             warning_id = attempt["warning_id"]
             await db.execute(
                 """UPDATE attempts SET state = 'finished', ended_at = ?, sip_status = ?, call_outcome = ?, outcome = ?,
-                   answered = ?, duration_seconds = ?, transcript = ?, escalation = ?, recording = ?, error = ? WHERE id = ?""",
+                   answered = ?, duration_seconds = ?, transcript = ?, escalation = ?, recording = ?, error = ?, path = ? WHERE id = ?""",
                 (now, result.sip_status, result.call_outcome, result.outcome.value, int(result.answered), result.duration_seconds,
                  json.dumps(result.transcript, ensure_ascii=False),
                  json.dumps(result.escalation, ensure_ascii=False) if result.escalation else None, result.recording,
-                 result.error, attempt_id),
+                 result.error, json.dumps(result.path, ensure_ascii=False), attempt_id),
             )
             if result.escalation:  # the call's own escalation (it may already be open from the live event)
                 opened += await self._call_escalation(db, warning_id, attempt_id, result.escalation, now)
@@ -280,7 +282,9 @@ class SqliteRepository(SqliteQueue):
                                           EscalationMode(mode), attempt_id, now)]
         if existing["mode"] != mode and existing["status"] != "resolved":
             # e.g. live -> ticket: no officer answered, so one calls back
-            await db.execute("UPDATE escalations SET mode = ? WHERE id = ?", (mode, existing["id"]))
+            failed = existing["mode"] == EscalationMode.LIVE.value and mode == EscalationMode.TICKET.value
+            await db.execute("UPDATE escalations SET mode = ?, handoff_failed = MAX(handoff_failed, ?) WHERE id = ?",
+                             (mode, int(failed), existing["id"]))
             await audit(db, "escalation_mode", now, warning_id, {"escalation": existing["id"], "from": existing["mode"], "to": mode})
         return []
 

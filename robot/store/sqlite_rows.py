@@ -34,7 +34,7 @@ def warning_record(row: sqlite3.Row) -> WarningRecord:
 
 
 def attempt_record(row: sqlite3.Row) -> AttemptRecord:
-    data = _json_fields(row, ["transcript", "escalation"])
+    data = _json_fields(row, ["transcript", "escalation", "path"])
     data.pop("phone")
     data["answered"] = bool(data["answered"])
     return AttemptRecord.model_validate(data)

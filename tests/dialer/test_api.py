@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from robot.dialer.api import create_app
+from tests.console.people import bearer, person_token
 
 TOKEN = "s3cret-token"
 WARNING = {"id": "W-1", "phone": "138 0013 8000", "name": "李华", "risk": "medium", "fraud_type": "investment",
@@ -58,21 +59,27 @@ async def test_a_bad_batch_is_refused_whole_with_each_failing_field_named(api):
 
 
 async def test_officers_work_the_escalation_queue(api):
+    li = bearer(await person_token(api.h.store, "li.officer", "officer"))
+    wang = bearer(await person_token(api.h.store, "wang.officer", "officer"))
     high = WARNING | {"id": "W-high", "risk": "high", "phone": "020-88886666"}
     accepted = (await api.post("/v1/warnings", json=high)).json()["accepted"][0]
     assert accepted["status"] == "done" and accepted["escalation_id"] is not None
     [item] = (await api.get("/v1/escalations", params={"status": "open"})).json()
     assert (item["warning_id"], item["reason"], item["phone"], item["name"]) == ("W-high", "high_risk", "+862088886666", "李华")
-    claimed = await api.post(f"/v1/escalations/{item['id']}/claim", json={"officer": "li.officer"})
-    assert claimed.status_code == 200 and claimed.json()["status"] == "claimed"
-    taken = await api.post(f"/v1/escalations/{item['id']}/claim", json={"officer": "wang.officer"})
+    # The intake token reads the queue but cannot claim: a claim records a person.
+    assert (await api.post(f"/v1/escalations/{item['id']}/claim", json={})).status_code == 403
+    # The body's officer name is ignored (older clients still send one): the token's owner is recorded.
+    claimed = await api.post(f"/v1/escalations/{item['id']}/claim", json={"officer": "somebody.else"}, headers=li)
+    assert claimed.status_code == 200 and claimed.json()["status"] == "claimed" and claimed.json()["claimed_by"] == "li.officer"
+    taken = await api.post(f"/v1/escalations/{item['id']}/claim", json={}, headers=wang)
     assert taken.status_code == 409
-    resolved = await api.post(f"/v1/escalations/{item['id']}/resolve", json={"officer": "li.officer", "notes": "上门核实，未受损失"})
+    resolved = await api.post(f"/v1/escalations/{item['id']}/resolve", json={"notes": "上门核实，未受损失"}, headers=li)
     assert resolved.status_code == 200 and [n["text"] for n in resolved.json()["notes"]] == ["上门核实，未受损失"]
+    assert [n["author"] for n in resolved.json()["notes"]] == ["li.officer"]
     assert (await api.get("/v1/escalations", params={"status": "open"})).json() == []
     assert len((await api.get("/v1/escalations", params={"status": "resolved"})).json()) == 1
-    assert (await api.post("/v1/escalations/999/claim", json={"officer": "x"})).status_code == 404
-    assert (await api.post(f"/v1/escalations/{item['id']}/claim", json={})).status_code == 422
+    assert (await api.post("/v1/escalations/999/claim", json={"officer": "x"}, headers=li)).status_code == 404
+    assert (await api.post("/v1/escalations/999/claim", content=b"[]", headers=li)).status_code == 422
 
 
 async def test_health_metrics_and_the_openapi_document(api):
@@ -89,22 +96,27 @@ async def test_health_metrics_and_the_openapi_document(api):
     schema = (await api.get("/openapi.json")).json()
     assert "/v1/warnings" in schema["paths"] and "/v1/escalations/{escalation_id}/resolve" in schema["paths"]
     assert set(schema["components"]["schemas"]["WarningIn"]["required"]) == {"id", "phone", "risk", "received_at"}
+    assert schema["paths"]["/v1/escalations"]["get"]["security"] == [{"bearer": []}]
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert not any(path.startswith(("/queue", "/login", "/warnings/")) for path in schema["paths"])  # pages are not API
     api.h.daemon.draining = True
     assert (await api.get("/healthz")).status_code == 503
 
 
 async def test_a_resolved_escalation_cannot_be_reopened_or_rewritten_over_the_api(api):
+    li = bearer(await person_token(api.h.store, "li.officer", "officer"))
+    wang = bearer(await person_token(api.h.store, "wang.officer", "officer"))
     high = WARNING | {"id": "W-final", "risk": "high", "phone": "020-88886666"}
     escalation_id = (await api.post("/v1/warnings", json=high)).json()["accepted"][0]["escalation_id"]
-    await api.post(f"/v1/escalations/{escalation_id}/claim", json={"officer": "li.officer"})
-    noted = await api.post(f"/v1/escalations/{escalation_id}/notes", json={"officer": "li.officer", "text": "回拨未接通"})
+    await api.post(f"/v1/escalations/{escalation_id}/claim", json={"officer": "li.officer"}, headers=li)
+    noted = await api.post(f"/v1/escalations/{escalation_id}/notes", json={"officer": "li.officer", "text": "回拨未接通"}, headers=li)
     assert noted.status_code == 200 and noted.json()["notes"][0]["author"] == "li.officer"
     assert noted.json()["notes"][0]["written_at"].startswith("2026-11-23T10:00:00")
-    await api.post(f"/v1/escalations/{escalation_id}/resolve", json={"officer": "li.officer", "notes": "受害人已转账5万元，已立案"})
-    assert (await api.post(f"/v1/escalations/{escalation_id}/claim", json={"officer": "li.officer"})).status_code == 409
-    again = await api.post(f"/v1/escalations/{escalation_id}/resolve", json={"officer": "wang.officer", "notes": "无需处理"})
+    await api.post(f"/v1/escalations/{escalation_id}/resolve", json={"officer": "li.officer", "notes": "受害人已转账5万元，已立案"}, headers=li)
+    assert (await api.post(f"/v1/escalations/{escalation_id}/claim", json={"officer": "li.officer"}, headers=li)).status_code == 409
+    again = await api.post(f"/v1/escalations/{escalation_id}/resolve", json={"officer": "wang.officer", "notes": "无需处理"}, headers=wang)
     assert again.status_code == 409 and "final" in again.json()["detail"]
-    assert (await api.post(f"/v1/escalations/{escalation_id}/notes", json={"officer": "x", "text": "无需处理"})).status_code == 409
+    assert (await api.post(f"/v1/escalations/{escalation_id}/notes", json={"officer": "x", "text": "无需处理"}, headers=wang)).status_code == 409
     [item] = (await api.get("/v1/escalations", params={"status": "resolved"})).json()
     assert [n["text"] for n in item["notes"]] == ["回拨未接通", "受害人已转账5万元，已立案"]
 

@@ -14,6 +14,7 @@ from robot.dialer.api import create_app
 from robot.dialer.intake import validate_warning
 from robot.dialer.scripts import ScriptLibrary
 from tests.conftest import DIALOGS
+from tests.console.people import bearer, person_token
 
 TOKEN = "intake-security-token"
 GOOD = {"id": "GZ-2026:000123.a_b", "phone": "13800138000", "name": "李华", "risk": "medium",
@@ -178,7 +179,8 @@ async def test_a_422_is_compact_and_never_echoes_the_input(api):
     body = response.json()
     assert len(body["detail"]) == 5 and body["error_count"] >= 150
     assert "yyyy" not in response.text and len(response.content) < 2000
-    response = await api.post("/v1/escalations/1/claim", json={"officer": "z" * 5000})
+    officer = bearer(await person_token(api.h.store, "li.officer", "officer"))
+    response = await api.post("/v1/escalations/1/claim", json={"officer": "z" * 5000}, headers=officer)
     assert response.status_code == 422 and "zzzz" not in response.text
 
 

@@ -163,6 +163,9 @@ async def test_an_escalation_opened_during_the_call_is_not_doubled(store):
     assert await store.finish_attempt(attempt.id, result, Decision(finished=True, outcome="escalated"), NOW + 9) == []
     [only] = await store.escalations(warning_id=a.id)
     assert only.mode is EscalationMode.TICKET  # the officer leg failed: it became a call-back ticket
+    assert not live.handoff_failed and only.handoff_failed  # it heads the officers' queue
+    [queued] = await store.escalation_queue()
+    assert queued.handoff_failed
 
 
 async def test_recovery_requeues_what_was_in_flight(store):
