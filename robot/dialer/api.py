@@ -134,7 +134,9 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         description="Warnings in; calls, escalations and outcomes out. Every /v1 route needs `Authorization: Bearer <token>`: "
                     "the intake token (`api.token`) submits and reads warnings and reads the escalation queue; a personal "
                     "token (`robot users token NAME`) acts as its owner, with the owner's role (officers claim, resolve "
-                    "and write notes). 401: no valid token; 403: the token's role may not do this.",
+                    "and write notes). A console login's cookie is not accepted here. Phone numbers and names are in full for "
+                    "officers and the intake token, masked for other roles. 401: no valid token; 403: the token's role may "
+                    "not do this.",
     )
     app.state.token = token
     app.state.daemon = daemon  # what the console's pages read (robot/console/dashboard.py)
