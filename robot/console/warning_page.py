@@ -17,7 +17,7 @@ from ..store.records import AttemptRecord, EscalationStatus
 from .auth import Refused, console_of, require_role
 from .i18n import translator
 from .layout import render_body, render_page
-from .roles import Principal, Role
+from .roles import Principal, Role, grants
 from .sessions import CSRF_FIELD
 from .views import Resolution, local_clock, phone_for
 
@@ -64,6 +64,7 @@ def build_router() -> APIRouter:
             "opened_at": local_clock(escalation.created_at, zone), "resolved_at": local_clock(escalation.resolved_at, zone),
             "notes": [{"author": n.author, "written_at": local_clock(n.written_at, zone), "text": n.text} for n in escalation.notes],
             "final": escalation.status is EscalationStatus.RESOLVED,
+            "may_resolve": escalation.claimed_by in (None, principal.name) or grants(principal.role, Role.SUPERVISOR),
         } for escalation in detail.escalations]
         body = render_body(
             request, "warning.html", warning=warning, phone=phone_for(principal, warning.phone),

@@ -102,12 +102,16 @@ async def test_only_the_claimant_or_a_supervisor_resolves_a_claimed_escalation(c
     assert claimed.status_code == 200
     await add_person(console.h.store, "other.officer", "officer")
     csrf = await log_in(console, "other.officer")
+    shown = await console.client.get("/warnings/W-high", headers=HTML)
+    assert f'action="/escalations/{escalation}/resolve"' not in shown.text  # no button it may not press
     page = await console.client.post(f"/escalations/{escalation}/resolve", data={"csrf": csrf, "outcome": "false_alarm"})
     assert page.status_code == 409 and "li.officer" in page.text
     other_token = bearer(await _token(console, "other.officer"))
     api = await console.client.post(f"/v1/escalations/{escalation}/resolve", json={"notes": "x"}, headers=other_token)
     assert api.status_code == 409 and "claimed by li.officer" in api.json()["detail"]
     assert (await console.h.store.get_escalation(escalation)).status.value == "claimed"
+    supervisor_sees = await console.client.get("/warnings/W-high", headers={**HTML, **bearer(console.tokens["supervisor"])})
+    assert f'action="/escalations/{escalation}/resolve"' in supervisor_sees.text
     done = await console.client.post(f"/v1/escalations/{escalation}/resolve", json={"notes": "closed"},
                                      headers=bearer(console.tokens["supervisor"]))
     assert done.status_code == 200 and (done.json()["claimed_by"], done.json()["resolved_by"]) == ("li.officer", "zhao.supervisor")
