@@ -1,4 +1,5 @@
-"""How logs show a phone number: at most its last 4 digits."""
+"""How logs, and readers not allowed the full particulars, see a phone number (at most its
+last 4 digits) and a name (its first character)."""
 
 from __future__ import annotations
 
@@ -11,3 +12,8 @@ def mask_phone(number: str) -> str:
         text = text.split(":", 1)[1].split("@", 1)[0]
     digits = [character for character in text if character.isdigit()]
     return "***" + "".join(digits[-4:])
+
+
+def mask_name(name: str) -> str:
+    """`王*` for 王芳: the first character, then one `*` for each of the others."""
+    return name[:1] + "*" * (len(name) - 1) if name else ""

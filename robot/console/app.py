@@ -19,7 +19,7 @@ from .auth import Console, Refused, require_role
 from .layout import refused_response, render_page
 from .ratelimit import LoginLimiter
 from .roles import Role
-from .sessions import Sessions, session_key
+from .sessions import Sessions
 
 STATIC_PATH = "/static"
 
@@ -27,7 +27,7 @@ STATIC_PATH = "/static"
 def mount_console(app: FastAPI, repository: Repository, *, intake_token: str, now: Callable[[], float], zone: ZoneInfo,
                   session_seconds: int, secure_cookies: bool, limiter: LoginLimiter | None = None) -> Console:
     console = Console(
-        repository=repository, sessions=Sessions(session_key(intake_token), max_age_seconds=session_seconds, secure=secure_cookies),
+        repository=repository, sessions=Sessions(repository, now, max_age_seconds=session_seconds, secure=secure_cookies),
         intake_token=intake_token, now=now, zone=zone, limiter=limiter or LoginLimiter(),
     )
     app.state.console = console

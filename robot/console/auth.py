@@ -16,6 +16,7 @@ from fastapi import Request
 
 from ..store.repository import Repository
 from .credentials import TOKEN_PREFIX, token_hash
+from .plays import PlayLog
 from .ratelimit import LoginLimiter
 from .roles import Principal, Role, grants
 from .sessions import CSRF_FIELD, SESSION_COOKIE, Sessions
@@ -42,6 +43,7 @@ class Console:
     now: Callable[[], float]
     zone: ZoneInfo
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    plays: PlayLog = field(default_factory=PlayLog)
 
 
 def console_of(request: Request) -> Console:
@@ -49,8 +51,11 @@ def console_of(request: Request) -> Console:
     return console
 
 
-async def principal_of(request: Request) -> Principal:
-    """The principal, or Refused(401) naming what was wrong with the credentials."""
+async def principal_of(request: Request, *, sessions: bool = True) -> Principal:
+    """The principal, or Refused(401) naming what was wrong with the credentials. With
+    `sessions=False` (the /v1 API) only a bearer token counts: a session cookie, which a
+    browser sends by itself, is refused, so no other site can make a logged-in officer's
+    browser call the API (the pages never call /v1)."""
     console = console_of(request)
     header = request.headers.get("authorization")
     if header is not None:
@@ -66,7 +71,10 @@ async def principal_of(request: Request) -> Principal:
         if user.disabled:
             raise Refused(401, "refused.user_disabled", headers={"WWW-Authenticate": "Bearer"}, name=user.name)
         return Principal(name=user.name, role=Role(user.role), via="token")
-    session = console.sessions.read(request)
+    if not sessions:
+        cookie = bool(request.cookies.get(SESSION_COOKIE))
+        raise Refused(401, "refused.bearer_needed" if cookie else "refused.login_needed", headers={"WWW-Authenticate": "Bearer"})
+    session = await console.sessions.read(request)
     if session is None:
         expired = bool(request.cookies.get(SESSION_COOKIE))
         raise Refused(401, "refused.session_expired" if expired else "refused.login_needed")
@@ -76,15 +84,16 @@ async def principal_of(request: Request) -> Principal:
     return Principal(name=user.name, role=Role(user.role), via="session", csrf=session.csrf)
 
 
-def require_role(role: Role) -> Callable[[Request], Awaitable[Principal]]:
+def require_role(role: Role, *, sessions: bool = True) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency: the principal, if its role grants `role` (a supervisor has an officer's
-    rights, an admin a supervisor's; intake is a role of its own)."""
-    return require_any(role)
+    rights, an admin a supervisor's; intake is a role of its own). `sessions=False`: bearer
+    tokens only (the /v1 API)."""
+    return require_any(role, sessions=sessions)
 
 
-def require_any(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+def require_any(*roles: Role, sessions: bool = True) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
-        principal = await principal_of(request)
+        principal = await principal_of(request, sessions=sessions)
         if not any(grants(principal.role, role) for role in roles):
             raise Refused(403, "refused.role", name=principal.name, role=principal.role.value,
                           needed=" / ".join(role.value for role in roles))

@@ -20,8 +20,9 @@ MAX_NAME_LENGTH = 100
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a path on this site only (never `//host` or a URL)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
+    if (value and value.startswith("/") and not value.startswith("//") and "\\" not in value
+            and value.isprintable() and not any(character.isspace() for character in value)):
+        return value  # no control characters or spaces, which browsers drop: `/\t/host` is `//host`
     return "/queue"
 
 
@@ -61,14 +62,14 @@ def build_router() -> APIRouter:
             page.headers["Retry-After"] = str(seconds)
             return page
         user = await console.repository.get_user(name) if name else None
-        if not verify_password(user.password_hash if user else None, password) or user is None:
+        # A disabled account with its right password gets the same answer as a wrong password
+        # (and counts as a failure): the form does not tell anyone which accounts exist or work.
+        if not verify_password(user.password_hash if user else None, password) or user is None or user.disabled:
             console.limiter.failed(keys)
             return form_page(request, error=t("login.wrong"), status_code=401, name=name)
-        if user.disabled:
-            return form_page(request, error=t("refused.user_disabled", name=user.name), status_code=403, name=name)
         console.limiter.succeeded(f"user:{name.casefold()}")
         response = RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
-        console.sessions.start(response, user.name)
+        await console.sessions.start(response, user.name)
         return response
 
     @router.get("/logout")
@@ -84,13 +85,13 @@ def build_router() -> APIRouter:
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         console = console_of(request)
-        session = console.sessions.read(request)
+        session = await console.sessions.read(request)
         if session is not None:
             form = await request.form()
             if not hmac.compare_digest(str(form.get(CSRF_FIELD, "")).encode(), session.csrf.encode()):
                 raise Refused(403, "refused.csrf")
         response = RedirectResponse("/login", status_code=303)
-        console.sessions.end(response)
+        await console.sessions.end(request, response)  # the session is deleted from the store
         return response
 
     return router

@@ -15,7 +15,7 @@ from .auth import Refused, checked_form, console_of, require_role
 from .i18n import translator
 from .layout import render_body, render_page
 from .login import safe_next
-from .roles import Principal, Role
+from .roles import Principal, Role, grants
 from .sessions import CSRF_FIELD
 from .views import Resolution, queue_rows
 
@@ -81,7 +81,8 @@ def build_router() -> APIRouter:
         notes = fields.get("notes", "").strip()[:MAX_NOTES_LENGTH]
         text = f"[{outcome.value}] {notes}".strip()
         try:
-            await console.repository.resolve_escalation(escalation_id, principal.name, text, console.now())
+            await console.repository.resolve_escalation(escalation_id, principal.name, text, console.now(),
+                                                        over_claim=grants(principal.role, Role.SUPERVISOR))
         except NotFound as err:
             raise Refused(404, "refused.no_escalation", id=escalation_id) from err
         except Conflict as err:

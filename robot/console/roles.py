@@ -48,3 +48,10 @@ class Principal:
     def sees_full_numbers(self) -> bool:
         """Officers must call people back: they see full phone numbers; everyone else sees them masked."""
         return self.role is Role.OFFICER
+
+    @property
+    def sees_full_numbers_in_api(self) -> bool:
+        """On /v1 the intake token also sees full numbers and names: the warning platform sent
+        them in the first place, and reading them back is the API's contract since v1. Everyone
+        else follows the pages' rule (`sees_full_numbers`)."""
+        return self.sees_full_numbers or self.role is Role.INTAKE

@@ -1,29 +1,32 @@
-"""Session cookies: signed (itsdangerous, HMAC-SHA1 over a key derived from the API token),
-HttpOnly, SameSite=Lax, Secure when the API serves HTTPS, and expiring (the signature's
-timestamp is checked on every request, besides the cookie's Max-Age). Each session carries a
-random CSRF value that its forms send back; the login form, before any session, gets its own
-signed CSRF cookie (a double-submit value nobody else can set)."""
+"""Session cookies, kept server-side: logging in stores a session (its user, its CSRF value,
+when it was made and when it expires) in the store, under the SHA-256 of a random 256-bit id;
+the cookie carries only that id. Nothing is signed, so there is no key to steal or derive:
+a cookie is good only while its session is in the store, which every node of a cluster
+shares. Logging out deletes the session; disabling a user deletes theirs; an expired one is
+refused and deleted. The cookie is HttpOnly, SameSite=Lax, Secure when the API serves HTTPS.
+
+The login form, before any session, uses a double-submit CSRF value: a random value in an
+HttpOnly, SameSite=Lax cookie that the form must send back; another site's form cannot make
+the browser send that cookie with its POST, nor read it to copy it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..store.records import SessionRecord
+from ..store.repository import Repository
 
 SESSION_COOKIE = "robot_session"
 LOGIN_CSRF_COOKIE = "robot_login_csrf"
 LOGIN_CSRF_SECONDS = 3600
 CSRF_FIELD = "csrf"
-
-
-def session_key(api_token: str) -> bytes:
-    """Every node of a cluster has the same API token, so a session made on one is good on all;
-    changing the token logs everybody out."""
-    return hmac.new(api_token.encode(), b"robot console sessions v1", hashlib.sha256).digest()
+MAX_COOKIE_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -32,45 +35,51 @@ class Session:
     csrf: str
 
 
+def session_id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
 class Sessions:
-    def __init__(self, key: bytes, *, max_age_seconds: int, secure: bool) -> None:
-        self._sessions = URLSafeTimedSerializer(key, salt="session")
-        self._login = URLSafeTimedSerializer(key, salt="login-csrf")
+    def __init__(self, repository: Repository, now: Callable[[], float], *, max_age_seconds: int, secure: bool) -> None:
+        self._repository = repository
+        self._now = now
         self.max_age_seconds = max_age_seconds
         self.secure = secure
 
-    def start(self, response: Response, name: str) -> Session:
-        session = Session(name=name, csrf=secrets.token_urlsafe(24))
-        value = self._sessions.dumps({"u": session.name, "c": session.csrf})
-        response.set_cookie(SESSION_COOKIE, value, max_age=self.max_age_seconds, httponly=True, samesite="lax",
-                             secure=self.secure, path="/")
+    async def start(self, response: Response, name: str) -> Session:
+        session_id = secrets.token_urlsafe(32)
+        now = self._now()
+        record = SessionRecord(id_hash=session_id_hash(session_id), user_name=name, csrf=secrets.token_urlsafe(24),
+                               created_at=now, expires_at=now + self.max_age_seconds)
+        await self._repository.add_session(record)
+        response.set_cookie(SESSION_COOKIE, session_id, max_age=self.max_age_seconds, httponly=True, samesite="lax",
+                            secure=self.secure, path="/")
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
-        return session
+        return Session(name=record.user_name, csrf=record.csrf)
 
-    def read(self, request: Request) -> Session | None:
-        """The session the request's cookie carries, if it is signed by us and not expired."""
-        value = request.cookies.get(SESSION_COOKIE)
-        if not value:
+    async def read(self, request: Request) -> Session | None:
+        """The session the request's cookie names, if the store holds it and it has not expired."""
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if not session_id or len(session_id) > MAX_COOKIE_LENGTH:
             return None
-        try:
-            data = self._sessions.loads(value, max_age=self.max_age_seconds)
-        except BadSignature:  # includes SignatureExpired
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("c"), str):
-            return None
-        return Session(name=data["u"], csrf=data["c"])
+        record = await self._repository.session_by_hash(session_id_hash(session_id), self._now())
+        return Session(name=record.user_name, csrf=record.csrf) if record else None
 
-    def end(self, response: Response) -> None:
+    async def end(self, request: Request, response: Response) -> None:
+        """Log out: the session is deleted from the store (a copy of the cookie is worth nothing)."""
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id and len(session_id) <= MAX_COOKIE_LENGTH:
+            await self._repository.delete_session(session_id_hash(session_id))
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure)
 
     def login_csrf(self, request: Request) -> tuple[str, str | None]:
-        """The login form's CSRF value: the one the browser's cookie holds, or a new one with
-        the signed cookie value to set (`set_login_csrf`)."""
+        """The login form's CSRF value: the one the browser's cookie holds, or a new one that is
+        also the cookie value to set (`set_login_csrf`)."""
         current = self._login_value(request)
         if current is not None:
             return current, None
         value = secrets.token_urlsafe(24)
-        return value, self._login.dumps(value)
+        return value, value
 
     def set_login_csrf(self, response: Response, cookie: str) -> None:
         response.set_cookie(LOGIN_CSRF_COOKIE, cookie, max_age=LOGIN_CSRF_SECONDS, httponly=True, samesite="lax",
@@ -78,14 +87,11 @@ class Sessions:
 
     def login_csrf_ok(self, request: Request, submitted: str) -> bool:
         expected = self._login_value(request)
-        return expected is not None and hmac.compare_digest(expected.encode(), submitted.encode())
+        return expected is not None and bool(submitted) and hmac.compare_digest(expected.encode(), submitted.encode())
 
-    def _login_value(self, request: Request) -> str | None:
+    @staticmethod
+    def _login_value(request: Request) -> str | None:
         value = request.cookies.get(LOGIN_CSRF_COOKIE)
-        if not value:
+        if not value or len(value) > MAX_COOKIE_LENGTH or not value.isascii():
             return None
-        try:
-            data = self._login.loads(value, max_age=LOGIN_CSRF_SECONDS)
-        except BadSignature:
-            return None
-        return data if isinstance(data, str) else None
+        return value

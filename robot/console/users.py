@@ -24,6 +24,9 @@ from ..store.repository import Conflict, NotFound, Repository, StoreError
 from .credentials import WeakPassword, check_user_name, hash_password, new_token, token_hash
 from .roles import PERSON_ROLES
 
+CLI_ACTOR = "cli"
+"""Who the audit log says added, disabled or made a token for a user from the server's shell."""
+
 Job = Callable[[Repository, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -83,7 +86,7 @@ def _read_password(from_stdin: bool) -> str:
 async def _add(repository: Repository, args: argparse.Namespace) -> int:
     check_user_name(args.name)
     password_hash = hash_password(_read_password(args.password_stdin))
-    user = await repository.add_user(args.name, args.role, password_hash, time.time())
+    user = await repository.add_user(args.name, args.role, password_hash, time.time(), by=CLI_ACTOR)
     print(f"added {user.name} ({user.role})")
     return 0
 
@@ -102,14 +105,14 @@ async def _list(repository: Repository, args: argparse.Namespace) -> int:
 
 
 async def _disable(repository: Repository, args: argparse.Namespace) -> int:
-    user = await repository.disable_user(args.name, time.time())
+    user = await repository.disable_user(args.name, time.time(), by=CLI_ACTOR)
     print(f"disabled {user.name}: no more logins; their sessions and token no longer work")
     return 0
 
 
 async def _token(repository: Repository, args: argparse.Namespace) -> int:
     token = new_token()
-    user = await repository.set_user_token(args.name, token_hash(token), time.time())
+    user = await repository.set_user_token(args.name, token_hash(token), time.time(), by=CLI_ACTOR)
     print(f"a new personal API token for {user.name} ({user.role}); it is shown only now, and the one before no longer works:")
     print(token)
     return 0

@@ -43,7 +43,7 @@ def build_router() -> APIRouter:
             return await page(request, principal, error=translator(request)("users.bad_role"), status_code=422)
         try:
             check_user_name(name)
-            await console.repository.add_user(name, role, hash_password(password), console.now())
+            await console.repository.add_user(name, role, hash_password(password), console.now(), by=principal.name)
         except (WeakPassword, ValueError, Conflict) as err:
             return await page(request, principal, error=str(err), status_code=409 if isinstance(err, Conflict) else 422)
         return RedirectResponse("/users", status_code=303)
@@ -53,7 +53,7 @@ def build_router() -> APIRouter:
         await checked_form(request, principal)
         console = console_of(request)
         try:
-            await console.repository.disable_user(name, console.now())
+            await console.repository.disable_user(name, console.now(), by=principal.name)
         except NotFound as err:
             raise Refused(404, "refused.no_user", name=name) from err
         return RedirectResponse("/users", status_code=303)

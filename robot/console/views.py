@@ -9,7 +9,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from ..dialog.const import EscalationReason, RiskLevel
-from ..masking import mask_phone
+from ..masking import mask_name, mask_phone
 from ..store.records import QueuedEscalation
 from .roles import Principal
 
@@ -40,6 +40,10 @@ def queue_order(entries: list[QueuedEscalation]) -> list[QueuedEscalation]:
 
 def phone_for(principal: Principal, phone: str) -> str:
     return phone if principal.sees_full_numbers else mask_phone(phone)
+
+
+def name_for(principal: Principal, name: str) -> str:
+    return name if principal.sees_full_numbers else mask_name(name)
 
 
 def waited_minutes(created_at: float, now: float) -> int:
@@ -73,7 +77,7 @@ class QueueRow:
 def queue_rows(entries: list[QueuedEscalation], principal: Principal, now: float, zone: ZoneInfo) -> list[QueueRow]:
     return [QueueRow(
         id=entry.id, warning_id=entry.warning_external_id, phone=phone_for(principal, entry.phone),
-        name=entry.name if principal.sees_full_numbers else (entry.name[:1] + "*" * (len(entry.name) - 1) if entry.name else ""),
+        name=name_for(principal, entry.name),
         risk=entry.risk.value, fraud_type=entry.fraud_type, reason=entry.reason, phrase=entry.phrase, mode=entry.mode.value,
         status=entry.status.value, claimed_by=entry.claimed_by, waited_minutes=waited_minutes(entry.created_at, now),
         urgency=urgency(entry), opened_at=local_clock(entry.created_at, zone),

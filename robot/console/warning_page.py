@@ -2,7 +2,8 @@
 its transcript as a conversation, its recording (played from `GET /recordings/{attempt}`,
 which only officers and up may fetch) and its path through the script, and the escalations
 with their forms. Reading the page records `transcript_read`, fetching a recording
-`recording_played`, in the audit log under the reader's name."""
+`recording_played` (once per user and attempt in 10 minutes: a player's range requests are one
+listening; `plays.py`), in the audit log under the reader's name."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..store.records import AttemptRecord, EscalationStatus
 from .auth import Refused, console_of, require_role
 from .i18n import translator
 from .layout import render_body, render_page
-from .roles import Principal, Role
+from .roles import Principal, Role, grants
 from .sessions import CSRF_FIELD
 from .views import Resolution, local_clock, phone_for
 
@@ -58,10 +59,12 @@ def build_router() -> APIRouter:
         } for attempt in detail.attempts]
         escalations = [{
             "id": escalation.id, "reason": escalation.reason, "phrase": escalation.phrase, "mode": escalation.mode.value,
-            "status": escalation.status.value, "claimed_by": escalation.claimed_by, "handoff_failed": escalation.handoff_failed,
+            "status": escalation.status.value, "claimed_by": escalation.claimed_by,
+            "resolved_by": escalation.resolved_by, "handoff_failed": escalation.handoff_failed,
             "opened_at": local_clock(escalation.created_at, zone), "resolved_at": local_clock(escalation.resolved_at, zone),
             "notes": [{"author": n.author, "written_at": local_clock(n.written_at, zone), "text": n.text} for n in escalation.notes],
             "final": escalation.status is EscalationStatus.RESOLVED,
+            "may_resolve": escalation.claimed_by in (None, principal.name) or grants(principal.role, Role.SUPERVISOR),
         } for escalation in detail.escalations]
         body = render_body(
             request, "warning.html", warning=warning, phone=phone_for(principal, warning.phone),
@@ -77,10 +80,14 @@ def build_router() -> APIRouter:
         path = Path(attempt.recording) if attempt and attempt.recording else None
         if attempt is None or path is None or path.suffix != ".wav" or not path.is_file():
             raise Refused(404, "refused.no_recording", id=attempt_id)
-        range_header = request.headers.get("range", "")
-        if not range_header or range_header.startswith("bytes=0-"):  # a player's further range requests are one listening (the page never preloads)
-            await console.repository.record_access("recording_played", attempt.warning_id, principal.name,
-                                                   {"attempt": attempt.id}, console.now())
+        now = console.now()
+        if console.plays.should_record(principal.name, attempt.id, now):  # whatever the Range: every fetch serves bytes
+            try:
+                await console.repository.record_access("recording_played", attempt.warning_id, principal.name,
+                                                       {"attempt": attempt.id}, now)
+            except BaseException:
+                console.plays.forget(principal.name, attempt.id)  # not recorded: not served either
+                raise
         return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
 
     return router

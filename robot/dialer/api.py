@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..console.app import mount_console
 from ..console.auth import require_any, require_role
-from ..console.roles import Principal, Role
+from ..console.roles import Principal, Role, grants
 from ..store.records import EscalationStatus, QueuedEscalation
 from ..store.repository import Conflict, NotFound, StoreUnavailable
 from .daemon import Daemon, IntakeError
@@ -82,6 +82,7 @@ class EscalationView(BaseModel):
     created_at: str
     claimed_at: str | None
     resolved_at: str | None
+    resolved_by: str | None
 
 
 class BodyLimit:
@@ -133,15 +134,19 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         description="Warnings in; calls, escalations and outcomes out. Every /v1 route needs `Authorization: Bearer <token>`: "
                     "the intake token (`api.token`) submits and reads warnings and reads the escalation queue; a personal "
                     "token (`robot users token NAME`) acts as its owner, with the owner's role (officers claim, resolve "
-                    "and write notes). 401: no valid token; 403: the token's role may not do this.",
+                    "and write notes). A console login's cookie is not accepted here. Phone numbers and names are in full for "
+                    "officers and the intake token, masked for other roles. 401: no valid token; 403: the token's role may "
+                    "not do this.",
     )
     app.state.token = token
     app.state.daemon = daemon  # what the console's pages read (robot/console/dashboard.py)
     mount_console(app, daemon.repository, intake_token=token, now=daemon.clock.now, zone=daemon.config.zone,
                   session_seconds=daemon.config.api.session_minutes * 60, secure_cookies=daemon.config.api.tls is not None)
-    intake = [Depends(require_role(Role.INTAKE))]
-    reader = Depends(require_any(Role.INTAKE, Role.OFFICER))
-    officer = Depends(require_role(Role.OFFICER))
+    # /v1 takes bearer tokens only: a console session cookie (which a browser sends by itself,
+    # whichever site's page makes the request) is refused, so /v1 needs no CSRF defence.
+    intake = [Depends(require_role(Role.INTAKE, sessions=False))]
+    reader = Depends(require_any(Role.INTAKE, Role.OFFICER, sessions=False))
+    officer = Depends(require_role(Role.OFFICER, sessions=False))
     limits = daemon.config.intake
     app.add_middleware(BodyLimit, max_bytes=daemon.config.api.max_body_bytes)
 
@@ -161,8 +166,8 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
 
     zone = daemon.config.zone
 
-    def view(entry: QueuedEscalation) -> EscalationView:
-        return EscalationView.model_validate(escalation_json(entry, zone))
+    def view(entry: QueuedEscalation, principal: Principal) -> EscalationView:
+        return EscalationView.model_validate(escalation_json(entry, zone, full_numbers=principal.sees_full_numbers_in_api))
 
     warning_schema = {"$ref": "#/components/schemas/WarningIn"}
 
@@ -199,17 +204,19 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
 
     @app.get("/v1/warnings/{warning_id}", tags=["warnings"])
     async def get_warning(warning_id: str, principal: Principal = reader) -> dict[str, Any]:
-        """Status, every attempt (outcome, SIP status, transcript, recording) and escalations. A
-        person's token reading transcripts is recorded in the audit log."""
+        """Status, every attempt (outcome, SIP status, transcript, the recording's URL) and
+        escalations. Reading transcripts is recorded in the audit log (by the token's owner, or
+        `intake`). The phone number and name are in full for officers and the intake token,
+        masked for everyone else."""
         found = await daemon.warning(warning_id)
         if found is None:
             raise HTTPException(404, f"no warning {warning_id!r}")
-        if principal.role is not Role.INTAKE and any(attempt.transcript for attempt in found.attempts):
+        if any(attempt.transcript for attempt in found.attempts):
             await daemon.repository.record_access("transcript_read", found.warning.id, principal.name,
                                                   {"warning": warning_id, "via": "api"}, daemon.clock.now())
-        return warning_json(found, zone)
+        return warning_json(found, zone, full_numbers=principal.sees_full_numbers_in_api)
 
-    @app.get("/v1/escalations", dependencies=[reader], tags=["escalations"],
+    @app.get("/v1/escalations", tags=["escalations"],
              responses={200: {"description": "Oldest first. When there may be more, a `Link: <...>; rel=\"next\"` header "
                                              "gives the next page's URL (the same filters, `after` the last id listed)"}})
     async def list_escalations(
@@ -220,6 +227,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         since: Annotated[AwareDatetime | None, Query(description="Only those opened at or after this time (ISO 8601)")] = None,
         after: Annotated[int | None, Query(ge=0, description="Only those with a larger id (the last id of the page before)")] = None,
         limit: Annotated[int, Query(ge=1, le=ESCALATION_PAGE_LIMIT)] = 100,
+        principal: Principal = reader,
     ) -> list[EscalationView]:
         """The officers' queue, oldest first, a page at a time (keyset pagination)."""
         entries = await daemon.escalation_queue(status=status_filter, reason=reason, since=since.timestamp() if since else None,
@@ -227,7 +235,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         if len(entries) == limit:
             following = request.url.include_query_params(after=entries[-1].id, limit=limit)
             response.headers["Link"] = f'<{following}>; rel="next"'
-        return [view(entry) for entry in entries]
+        return [view(entry, principal) for entry in entries]
 
     @app.post("/v1/escalations/{escalation_id}/claim", tags=["escalations"],
               responses={404: {"description": "No such escalation"},
@@ -240,19 +248,22 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
-        return view(escalation)
+        return view(escalation, principal)
 
     @app.post("/v1/escalations/{escalation_id}/resolve", tags=["escalations"],
-              responses={404: {"description": "No such escalation"}, 409: {"description": "Already resolved: it is final"}})
+              responses={404: {"description": "No such escalation"},
+                         409: {"description": "Already resolved (it is final), or claimed by another officer (only they "
+                                              "or a supervisor may resolve it); the message names who"}})
     async def resolve(escalation_id: int, body: ResolveRequest, principal: Principal = officer) -> EscalationView:
-        """Resolve it as the token's owner."""
+        """Resolve it as the token's owner (recorded as `resolved_by`)."""
         try:
-            escalation = await daemon.resolve_escalation(escalation_id, principal.name, body.notes)
+            escalation = await daemon.resolve_escalation(escalation_id, principal.name, body.notes,
+                                                         over_claim=grants(principal.role, Role.SUPERVISOR))
         except NotFound as err:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
-        return view(escalation)
+        return view(escalation, principal)
 
     @app.post("/v1/escalations/{escalation_id}/notes", tags=["escalations"],
               responses={404: {"description": "No such escalation"}, 409: {"description": "Resolved: it is final"}})
@@ -264,7 +275,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
             raise HTTPException(404, str(err)) from err
         except Conflict as err:
             raise HTTPException(409, str(err)) from err
-        return view(escalation)
+        return view(escalation, principal)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(response: Response) -> Health:

@@ -273,8 +273,8 @@ class Daemon(PoolListener):
         await self.repository.claim_escalation(escalation_id, officer, self.clock.now())
         return await self._queued(escalation_id)
 
-    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str) -> QueuedEscalation:
-        await self.repository.resolve_escalation(escalation_id, officer, notes, self.clock.now())
+    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, *, over_claim: bool = False) -> QueuedEscalation:
+        await self.repository.resolve_escalation(escalation_id, officer, notes, self.clock.now(), over_claim=over_claim)
         return await self._queued(escalation_id)
 
     async def add_escalation_note(self, escalation_id: int, officer: str, text: str) -> QueuedEscalation:

@@ -412,10 +412,32 @@ _PERIOD_INDEXES = Migration.portable(
     """
 )
 
+_CONSOLE_SESSIONS = Migration.portable(
+    # 9 (issue-15-security; other branches append theirs too: the integrator renumbers): the
+    # console's sessions kept server-side, so every node of a cluster knows them, logging out
+    # or disabling a user ends them at once, and no key can forge one. The cookie carries a
+    # random id; only its SHA-256 is stored. An escalation names who resolved it (those resolved
+    # before this migration stay as they were, NULL: a resolved escalation is final, and who
+    # had claimed it is only a guess; the 409 messages fall back to it).
+    """
+    CREATE TABLE console_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at {time} NOT NULL,
+        expires_at {time} NOT NULL
+    );
+    CREATE INDEX console_sessions_user ON console_sessions(user_name);
+    CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);
+    ALTER TABLE escalations ADD COLUMN resolved_by TEXT;
+    """
+)
+
 MIGRATIONS: list[Migration | str] = [
     *(Migration(sqlite=lite, postgresql=pg) for lite, pg in zip(_SQLITE, _POSTGRESQL, strict=True)),
     _SEVERAL_NODES,
     _ONE_OPEN_WARNING_PER_NUMBER,
     _CONSOLE_USERS,
     _PERIOD_INDEXES,
+    _CONSOLE_SESSIONS,
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from .postgres_db import PostgresDatabase, fetch_one
 from .postgres_rows import audit
-from .records import AuditEntry, UserRecord
+from .records import AuditEntry, SessionRecord, UserRecord
 from .repository import Conflict, NotFound, Repository
 
 _USER_COLUMNS = "id, name, role, password_hash, disabled, created_at, disabled_at, token_created_at"
@@ -38,13 +38,13 @@ class PostgresUsers(Repository):
         return [AuditEntry(id=row["id"], at=row["at"], kind=row["kind"], warning_external_id=row["external_id"],
                            detail=json.loads(row["detail"])) for row in rows]
 
-    async def add_user(self, name: str, role: str, password_hash: str, now: float) -> UserRecord:
+    async def add_user(self, name: str, role: str, password_hash: str, now: float, *, by: str) -> UserRecord:
         async with self.database.transaction() as db:
             if await fetch_one(db, "SELECT id FROM users WHERE name = %s", name) is not None:
                 raise Conflict(f"there is already a user {name!r}")
             await db.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (%s, %s, %s, %s)",
                              (name, role, password_hash, now))
-            await audit(db, "user_added", now, None, {"user": name, "role": role})
+            await audit(db, "user_added", now, None, {"user": name, "role": role, "by": by})
             row = await fetch_one(db, f"SELECT {_USER_COLUMNS} FROM users WHERE name = %s", name)
         assert row is not None
         return user_record(row)
@@ -56,19 +56,20 @@ class PostgresUsers(Repository):
     async def users(self) -> list[UserRecord]:
         return [user_record(row) for row in await self.database.read_all(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name")]
 
-    async def disable_user(self, name: str, now: float) -> UserRecord:
+    async def disable_user(self, name: str, now: float, *, by: str) -> UserRecord:
         async with self.database.transaction() as db:
             row = await fetch_one(db, "SELECT disabled FROM users WHERE name = %s", name)
             if row is None:
                 raise NotFound(f"no user {name!r}")
             if not row["disabled"]:
                 await db.execute("UPDATE users SET disabled = 1, disabled_at = %s WHERE name = %s", (now, name))
-                await audit(db, "user_disabled", now, None, {"user": name})
+                await audit(db, "user_disabled", now, None, {"user": name, "by": by})
+            await db.execute("DELETE FROM console_sessions WHERE user_name = %s", (name,))
             found = await fetch_one(db, f"SELECT {_USER_COLUMNS} FROM users WHERE name = %s", name)
         assert found is not None
         return user_record(found)
 
-    async def set_user_token(self, name: str, token_hash: str, now: float) -> UserRecord:
+    async def set_user_token(self, name: str, token_hash: str, now: float, *, by: str) -> UserRecord:
         async with self.database.transaction() as db:
             row = await fetch_one(db, "SELECT disabled FROM users WHERE name = %s", name)
             if row is None:
@@ -76,7 +77,7 @@ class PostgresUsers(Repository):
             if row["disabled"]:
                 raise Conflict(f"user {name!r} is disabled")
             await db.execute("UPDATE users SET token_hash = %s, token_created_at = %s WHERE name = %s", (token_hash, now, name))
-            await audit(db, "user_token", now, None, {"user": name})
+            await audit(db, "user_token", now, None, {"user": name, "by": by})
             found = await fetch_one(db, f"SELECT {_USER_COLUMNS} FROM users WHERE name = %s", name)
         assert found is not None
         return user_record(found)
@@ -84,3 +85,24 @@ class PostgresUsers(Repository):
     async def user_by_token(self, token_hash: str) -> UserRecord | None:
         row = await self.database.read_one(f"SELECT {_USER_COLUMNS} FROM users WHERE token_hash = %s", token_hash)
         return user_record(row) if row else None
+
+    async def add_session(self, session: SessionRecord) -> None:
+        async with self.database.transaction() as db:
+            await db.execute("DELETE FROM console_sessions WHERE expires_at <= %s", (session.created_at,))
+            await db.execute(
+                "INSERT INTO console_sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES (%s, %s, %s, %s, %s)",
+                (session.id_hash, session.user_name, session.csrf, session.created_at, session.expires_at),
+            )
+
+    async def session_by_hash(self, id_hash: str, now: float) -> SessionRecord | None:
+        row = await self.database.read_one("SELECT * FROM console_sessions WHERE id_hash = %s", id_hash)
+        if row is None:
+            return None
+        if row["expires_at"] <= now:
+            await self.delete_session(id_hash)
+            return None
+        return SessionRecord.model_validate(dict(row))
+
+    async def delete_session(self, id_hash: str) -> None:
+        async with self.database.transaction() as db:
+            await db.execute("DELETE FROM console_sessions WHERE id_hash = %s", (id_hash,))

@@ -127,6 +127,7 @@ class EscalationRecord(_Record):
     created_at: float
     claimed_at: float | None = None
     resolved_at: float | None = None
+    resolved_by: str | None = Field(default=None, description="Who resolved it (not always who had claimed it)")
 
 
 class QueuedEscalation(EscalationRecord):
@@ -235,6 +236,17 @@ class UserRecord(_Record):
     created_at: float
     disabled_at: float | None = None
     token_created_at: float | None = Field(default=None, description="When the current personal token was made (None: none)")
+
+
+class SessionRecord(_Record):
+    """A console session, kept server-side: the cookie carries a random id, the store only its
+    SHA-256 (`id_hash`)."""
+
+    id_hash: str
+    user_name: str
+    csrf: str
+    created_at: float
+    expires_at: float
 
 
 class AuditEntry(_Record):

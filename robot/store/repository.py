@@ -29,6 +29,7 @@ from .records import (
     NewWarning,
     NodeRecord,
     QueuedEscalation,
+    SessionRecord,
     UserRecord,
     WarningDetail,
     WarningRecord,
@@ -194,8 +195,11 @@ class Repository(ABC):
         """Conflict if another officer has it or it is resolved (a resolved escalation is final)."""
 
     @abstractmethod
-    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float) -> EscalationRecord:
-        """Resolve it, appending `notes` (if any) as the officer's note; Conflict if already resolved."""
+    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float, *,
+                                 over_claim: bool = False) -> EscalationRecord:
+        """Resolve it as `officer` (kept as `resolved_by`), appending `notes` (if any) as their
+        note. Conflict if already resolved (naming who resolved it), or if another officer has
+        claimed it, naming them, unless `over_claim` (a supervisor closing someone's case)."""
 
     @abstractmethod
     async def add_escalation_note(self, escalation_id: int, officer: str, text: str, now: float) -> EscalationRecord:
@@ -263,8 +267,9 @@ class Repository(ABC):
     # -- console users ---------------------------------------------------------------
 
     @abstractmethod
-    async def add_user(self, name: str, role: str, password_hash: str, now: float) -> UserRecord:
-        """Conflict if the name is taken (a disabled user keeps the name)."""
+    async def add_user(self, name: str, role: str, password_hash: str, now: float, *, by: str) -> UserRecord:
+        """Conflict if the name is taken (a disabled user keeps the name). `by`: who did it, for
+        the audit log (an admin's name, or `cli` for `robot users`); likewise below."""
 
     @abstractmethod
     async def get_user(self, name: str) -> UserRecord | None: ...
@@ -274,18 +279,32 @@ class Repository(ABC):
         """By name."""
 
     @abstractmethod
-    async def disable_user(self, name: str, now: float) -> UserRecord:
+    async def disable_user(self, name: str, now: float, *, by: str) -> UserRecord:
         """NotFound if there is no such user; disabling twice keeps the first time. A disabled
-        user can no longer log in, and their sessions and token stop working."""
+        user can no longer log in, their sessions are deleted and their token stops working."""
 
     @abstractmethod
-    async def set_user_token(self, name: str, token_hash: str, now: float) -> UserRecord:
+    async def set_user_token(self, name: str, token_hash: str, now: float, *, by: str) -> UserRecord:
         """The user's personal token is now the one with this hash (the one before stops working).
         NotFound if there is no such user, Conflict if the user is disabled."""
 
     @abstractmethod
     async def user_by_token(self, token_hash: str) -> UserRecord | None:
         """The user whose current token has this hash (disabled or not: the caller decides)."""
+
+    # -- console sessions (server-side: every node sees the same) --------------------
+
+    @abstractmethod
+    async def add_session(self, session: SessionRecord) -> None:
+        """Store a new session (and delete every expired one)."""
+
+    @abstractmethod
+    async def session_by_hash(self, id_hash: str, now: float) -> SessionRecord | None:
+        """The session with this id hash, if it has not expired at `now` (an expired one is deleted)."""
+
+    @abstractmethod
+    async def delete_session(self, id_hash: str) -> None:
+        """Logging out: the session is gone (nothing happens if it was not there)."""
 
     # -- the supervisors' figures ------------------------------------------------------
 

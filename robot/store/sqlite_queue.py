@@ -105,7 +105,8 @@ class SqliteQueue(Repository):
             if row is None:
                 raise NotFound(f"no escalation {escalation_id}")
             if row["status"] == EscalationStatus.RESOLVED.value:
-                raise Conflict(f"escalation {escalation_id} was resolved by {row['claimed_by']}: a resolved escalation is final")
+                raise Conflict(f"escalation {escalation_id} was resolved by {row['resolved_by'] or row['claimed_by']}: "
+                               "a resolved escalation is final")
             if row["status"] == EscalationStatus.CLAIMED.value and row["claimed_by"] != officer:
                 raise Conflict(f"escalation {escalation_id} is claimed by {row['claimed_by']}")
             if row["status"] == EscalationStatus.OPEN.value:
@@ -118,14 +119,18 @@ class SqliteQueue(Repository):
         assert found is not None
         return found
 
-    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float) -> EscalationRecord:
+    async def resolve_escalation(self, escalation_id: int, officer: str, notes: str, now: float, *,
+                                 over_claim: bool = False) -> EscalationRecord:
         async with self.database.transaction() as db:
             row = await self._final_check(db, escalation_id)
+            if row["status"] == EscalationStatus.CLAIMED.value and row["claimed_by"] != officer and not over_claim:
+                raise Conflict(f"escalation {escalation_id} is claimed by {row['claimed_by']}: only they or a supervisor may resolve it")
             if notes:
                 await self._append_note(db, row, officer, notes, now)
             await db.execute(
-                "UPDATE escalations SET status = 'resolved', claimed_by = COALESCE(claimed_by, ?), resolved_at = ? WHERE id = ?",
-                (officer, now, escalation_id),
+                "UPDATE escalations SET status = 'resolved', claimed_by = COALESCE(claimed_by, ?), resolved_by = ?, "
+                "resolved_at = ? WHERE id = ?",
+                (officer, officer, now, escalation_id),
             )
             await audit(db, "escalation_resolved", now, row["warning_id"], {"escalation": escalation_id, "officer": officer})
             found = await escalation_in(db, escalation_id)
@@ -146,7 +151,8 @@ class SqliteQueue(Repository):
         if row is None:
             raise NotFound(f"no escalation {escalation_id}")
         if row["status"] == EscalationStatus.RESOLVED.value:
-            raise Conflict(f"escalation {escalation_id} is already resolved: a resolved escalation is final")
+            raise Conflict(f"escalation {escalation_id} is already resolved by {row['resolved_by'] or row['claimed_by']}: "
+                           "a resolved escalation is final")
         return row
 
     @staticmethod

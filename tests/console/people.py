@@ -11,7 +11,7 @@ NOW = 1_795_000_000.0
 
 
 async def add_person(store: Repository, name: str, role: str, password: str = PASSWORD) -> None:
-    await store.add_user(name, role, hash_password(password), NOW)
+    await store.add_user(name, role, hash_password(password), NOW, by="cli")
 
 
 async def person_token(store: Repository, name: str, role: str) -> str:
@@ -19,7 +19,7 @@ async def person_token(store: Repository, name: str, role: str) -> str:
     if await store.get_user(name) is None:
         await add_person(store, name, role)
     token = new_token()
-    await store.set_user_token(name, token_hash(token), NOW)
+    await store.set_user_token(name, token_hash(token), NOW, by="cli")
     return token
 
 

@@ -90,7 +90,7 @@ async def test_refusals_say_why_in_json_for_the_api_and_as_a_page_for_people(con
 async def test_a_disabled_users_token_stops_working_and_a_new_token_replaces_the_old(console):
     officer = bearer(console.tokens["officer"])
     assert (await console.client.get("/v1/escalations", headers=officer)).status_code == 200
-    await console.h.store.disable_user("li.officer", 1.0)
+    await console.h.store.disable_user("li.officer", 1.0, by="cli")
     refused = await console.client.get("/v1/escalations", headers=officer)
     assert refused.status_code == 401 and refused.json()["detail"] == "User li.officer is disabled."
     from tests.console.people import person_token

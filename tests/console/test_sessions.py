@@ -1,5 +1,5 @@
-"""Logging in and out: the form's CSRF value, the session cookie's attributes, its expiry and
-signature, CSRF on every state-changing form, the rate limit on failed logins, a disabled
+"""Logging in and out: the form's CSRF value, the session cookie's attributes, its expiry
+(on the daemon's virtual clock), CSRF on every state-changing form, the rate limit on failed logins, a disabled
 user's session, the language switch and the catalogues."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ import json
 import re
 from importlib import resources
 
-import itsdangerous.timed
-
 from robot.console.i18n import LANGUAGES, catalogue
+from robot.console.sessions import session_id_hash
 from tests.console.conftest import Seeded
 from tests.console.people import PASSWORD
 
@@ -33,7 +32,7 @@ async def log_in(console: Seeded, name: str = "li.officer", password: str = PASS
     return csrf_in(queue.text)
 
 
-async def test_login_sets_a_signed_httponly_samesite_cookie_that_expires(console):
+async def test_login_sets_an_httponly_samesite_cookie_that_expires(console):
     form = await console.client.get("/login")
     assert form.status_code == 200 and 'name="username"' in form.text and 'name="password"' in form.text
     response = await console.client.post("/login", data={"username": "li.officer", "password": PASSWORD, "csrf": csrf_in(form.text)})
@@ -103,24 +102,27 @@ async def log_in_as_admin(console: Seeded) -> str:
     return csrf_in((await console.client.get("/users")).text)
 
 
-async def test_a_session_expires_and_a_tampered_cookie_is_refused(console, monkeypatch):
+async def test_a_session_expires_and_a_tampered_cookie_is_refused(console):
     await log_in(console)
     cookie = console.client.cookies["robot_session"]
     console.client.cookies.set("robot_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
     assert (await console.client.get("/queue")).status_code == 401
     console.client.cookies.set("robot_session", cookie)
     assert (await console.client.get("/queue")).status_code == 200
-    later = itsdangerous.timed.time.time() + 480 * 60 + 5
-    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    console.h.clock.advance(480 * 60 - 1)  # api.session_minutes: 480, on the daemon's clock
+    assert (await console.client.get("/queue")).status_code == 200
+    console.h.clock.advance(2)
     expired = await console.client.get("/queue", headers=HTML)
     assert expired.status_code == 401 and "登录已过期" in expired.text
+    assert await console.h.store.session_by_hash(session_id_hash(cookie), console.h.clock.now() - 600) is None  # purged
 
 
-async def test_a_disabled_users_session_stops_at_once(console):
+async def test_a_disabled_users_session_stops_at_once_and_is_deleted(console):
     await log_in(console)
-    await console.h.store.disable_user("li.officer", 1.0)
-    refused = await console.client.get("/queue")
-    assert refused.status_code == 401 and refused.json()["detail"] == "User li.officer is disabled."
+    cookie = console.client.cookies["robot_session"]
+    await console.h.store.disable_user("li.officer", 1.0, by="cli")
+    assert await console.h.store.session_by_hash(session_id_hash(cookie), console.h.clock.now()) is None
+    assert (await console.client.get("/queue")).status_code == 401
 
 
 async def test_mandarin_by_default_english_on_request_and_remembered(console):

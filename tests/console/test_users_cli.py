@@ -41,6 +41,17 @@ async def stored_user(config: Path, name: str):  # type: ignore[no-untyped-def]
         await repository.close()
 
 
+async def user_changes(config: Path) -> list[tuple[str, str, str]]:
+    """The audit log's user changes, oldest first: (kind, user, by)."""
+    repository = repository_for(load_dialer_config(config))
+    await repository.open()
+    try:
+        trail = await repository.audit_trail(["user_added", "user_token", "user_disabled"])
+    finally:
+        await repository.close()
+    return [(entry.kind, str(entry.detail["user"]), str(entry.detail["by"])) for entry in reversed(trail)]
+
+
 async def test_add_list_token_disable(config):
     added = robot("add", "li.officer", "--role", "officer", "--password-stdin", stdin="a long password here\n", config=config)
     assert added.returncode == 0, added.stderr
@@ -85,6 +96,8 @@ async def test_add_list_token_disable(config):
     assert nobody.returncode == 1 and "no user 'nobody'" in nobody.stderr
     refused = robot("token", "li.officer", config=config)
     assert refused.returncode == 1 and "disabled" in refused.stderr
+    assert [(kind, by) for kind, user, by in await user_changes(config) if user == "li.officer"] == [
+        ("user_added", "cli"), ("user_token", "cli"), ("user_disabled", "cli")]
 
 
 def test_an_empty_standard_input_is_refused(tmp_path):

@@ -101,7 +101,7 @@ class Harness:
     async def warning(self, external_id: str) -> dict[str, Any]:
         detail = await self.daemon.warning(external_id)
         assert detail is not None
-        return warning_json(detail, self.daemon.config.zone)
+        return warning_json(detail, self.daemon.config.zone, full_numbers=True)
 
 
 @pytest.fixture

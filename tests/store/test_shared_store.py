@@ -245,3 +245,18 @@ async def test_connections_lost_make_the_store_unavailable_then_it_comes_back(no
     assert outcomes[-1] == "ok" and a.unavailable() is None
     stored = [await a.get_warning_by_external_id(f"W-{n + 2}") for n in range(12)]
     assert [s is not None for s in stored] == [o == "ok" for o in outcomes]  # a failed write stored nothing
+
+
+async def test_a_console_session_made_on_one_node_is_good_on_the_other_until_either_ends_it(nodes):
+    from robot.store.records import SessionRecord
+
+    a, b = nodes
+    await a.add_user("officer.li", "officer", "$argon2id$x", NOW, by="cli")
+    session = SessionRecord(id_hash="a" * 64, user_name="officer.li", csrf="c", created_at=NOW, expires_at=NOW + 600)
+    await a.add_session(session)  # logged in through node a
+    assert await b.session_by_hash("a" * 64, NOW + 1) == session  # the next request lands on node b
+    await b.delete_session("a" * 64)  # logged out through node b
+    assert await a.session_by_hash("a" * 64, NOW + 2) is None
+    await b.add_session(session.model_copy(update={"id_hash": "b" * 64}))
+    await a.disable_user("officer.li", NOW + 3, by="admin.wu")
+    assert await b.session_by_hash("b" * 64, NOW + 4) is None
