@@ -413,7 +413,7 @@ _PERIOD_INDEXES = Migration.portable(
 )
 
 _CONSOLE_SESSIONS = Migration.portable(
-    # 9 (issue-15-security; other branches append theirs too: the integrator renumbers): the
+    # 8: the
     # console's sessions kept server-side, so every node of a cluster knows them, logging out
     # or disabling a user ends them at once, and no key can forge one. The cookie carries a
     # random id; only its SHA-256 is stored. An escalation names who resolved it (those resolved
