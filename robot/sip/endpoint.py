@@ -17,6 +17,7 @@ import logging
 import queue
 import socket
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -136,12 +137,16 @@ class PjsuaThread(threading.Thread):
         try:
             result = function()
         except BaseException as err:  # noqa: BLE001 - handed back to the caller
-            if isinstance(err, pj.Error):
-                err = SipError("pjsua", err.info())
+            # The failed work's frames still hold its locals (a player, a port, a call): they
+            # die here, on this thread. Handed to the loop inside the error's traceback, they
+            # were freed there later by the garbage collector, and pjsua2 crashed the process.
+            traceback.clear_frames(err.__traceback__)
+            error = SipError("pjsua", err.info()) if isinstance(err, pj.Error) else err
+            error.__context__ = None
             if future is None:
-                _LOGGER.error("pjsua callback work failed: %s", err)
+                _LOGGER.error("pjsua callback work failed: %s", error)
                 return
-            self.loop.call_soon_threadsafe(_settle, future, None, err)
+            self.loop.call_soon_threadsafe(_settle, future, None, error)
         else:
             if future is not None:
                 self.loop.call_soon_threadsafe(_settle, future, result)
