@@ -64,21 +64,34 @@ async def until(condition: Any, timeout_seconds: float = 30, what: str = "the co
         await asyncio.sleep(0.01)
 
 
+SIPP_CANNOT_BIND = 254
+"""SIPp's exit status when a port it was given is taken."""
+
+
 class Sipp:
     """One SIPp callee, serving one call on a free loopback port."""
 
     def __init__(self, scenario: str, workdir: Path, extra: tuple[str, ...] = ()) -> None:
         binary = shutil.which("sipp")
         assert binary, "SIPp (Debian sip-tester) is required: `make test` installs it"
-        self.port = free_udp_port()
-        self.media_port = free_udp_port() & ~1
         self.workdir = workdir
-        self.process = subprocess.Popen(
-            [binary, "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mp", str(self.media_port), "-m", "1", "-nostdin", "-trace_err", "-trace_msg", *extra],
-            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_for_udp_port(self.port, self.process, f"SIPp ({scenario})")
+        for attempt in range(5):
+            self.port = free_udp_port()
+            # A free port rounded down to even could be the RTCP or stream port of a peer
+            # already running (another SIPp's media port + 1): SIPp then exits 254, its
+            # "cannot bind" status, before listening. Pick fresh ports and start it again.
+            self.media_port = free_udp_port() & ~1
+            self.process = subprocess.Popen(
+                [binary, "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1", "-p", str(self.port),
+                 "-mp", str(self.media_port), "-m", "1", "-nostdin", "-trace_err", "-trace_msg", *extra],
+                cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_for_udp_port(self.port, self.process, f"SIPp ({scenario})")
+                return
+            except AssertionError:
+                if self.process.poll() != SIPP_CANNOT_BIND or attempt == 4:
+                    raise
 
     @property
     def uri(self) -> str:

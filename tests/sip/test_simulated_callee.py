@@ -59,8 +59,10 @@ async def test_a_whole_conversation_with_dtmf_and_barge_in(worker, speech_kit, e
     finally:
         await callee.kill()
     done = events[-1]
-    assert result.outcome == "dissuaded", result.transcript
-    assert result.path == ["greet", "warning", "check_contact", "advice", "goodbye"]
+    story = f"path {result.path}; heard {[(t['input'], t['text']) for t in result.transcript if t['speaker'] == 'callee']}; " \
+            f"timeline {[(e.at_seconds, e.what, e.text) for e in result.timeline]}; callee {events}"
+    assert result.outcome == "dissuaded", story
+    assert result.path == ["greet", "warning", "check_contact", "advice", "goodbye"], story
     heard = [(line["input"], line["text"]) for line in result.transcript if line["speaker"] == "callee"]
     assert heard[1] == ("dtmf", "2")
     assert done["robot_hung_up"]
